@@ -1,0 +1,154 @@
+"""Command line: ``junheng run`` runs the Dagster assets in process on a folder of files.
+
+    junheng run                                  # the bundled sample → data/out/
+    junheng run --input DIR --output DIR         # a statistician's own folder
+    junheng sample                               # regenerate the bundled sample
+    junheng ui                                   # the Dagster UI on this project
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from junheng.paths import (
+    DEFAULT_DAGSTER_HOME,
+    DEFAULT_INPUT_DIR,
+    DEFAULT_OUTPUT_DIR,
+    DEFAULT_WAREHOUSE,
+    POLICY_DIR,
+    PROJECT_ROOT,
+    SAMPLE_DIR,
+)
+
+
+def configure_dagster_home() -> Path:
+    """A DAGSTER_HOME inside the project's data folder, telemetry off."""
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(DEFAULT_DAGSTER_HOME)))
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    return home
+
+
+class RunFailed(Exception):
+    pass
+
+
+def _failures(result) -> list[str]:
+    messages = []
+    for event in result.all_events:
+        if event.event_type_value == "STEP_FAILURE":
+            data = event.step_failure_data
+            if data.user_failure_data and data.user_failure_data.description:
+                messages.append(f"[{event.step_key}] {data.user_failure_data.description}")
+            elif data.error:
+                messages.append(f"[{event.step_key}] {data.error.message.strip()}")
+    for evaluation in result.get_asset_check_evaluations():
+        if not evaluation.passed:
+            messages.append(
+                f"[check {evaluation.asset_key.to_user_string()}.{evaluation.check_name}] "
+                f"{evaluation.description or ''}"
+            )
+    return messages
+
+
+def run_pipeline(input_dir: Path, output_dir: Path, warehouse: Path, policy_dir: Path,
+                 years: list[int] | None = None, instance=None, log_level: str = "WARNING") -> dict:
+    """Run every asset (ingest once, then each year) in process. Raises RunFailed."""
+    from dagster import DagsterInstance, materialize
+
+    from junheng import report
+    from junheng.assets import ALL_ASSETS, INGEST_ASSETS, YEAR_ASSETS
+    from junheng.publish import write_json, write_schema_doc
+    from junheng.resources import JunhengSettings, WarehouseResource
+    from junheng.steps import staged_years
+    from junheng.warehouse import exclusive_run, locked_connection
+
+    quiet = {"loggers": {"console": {"config": {"log_level": log_level}}}}
+    resources = {
+        "warehouse_db": WarehouseResource(database=str(warehouse)),
+        "settings": JunhengSettings(input_dir=str(input_dir), output_dir=str(output_dir), policy_dir=str(policy_dir)),
+    }
+    if instance is None:
+        configure_dagster_home()
+        instance = DagsterInstance.get()
+    started = time.time()
+    with exclusive_run(warehouse):
+        result = materialize(ALL_ASSETS, selection=INGEST_ASSETS, resources=resources, instance=instance,
+                             run_config=quiet, raise_on_error=False, tags={"junheng/trigger": "cli"})
+        if not result.success:
+            raise RunFailed("\n".join(_failures(result)) or "ingest failed")
+        counts = result.asset_materializations_for_node("stg_schools")[0].metadata
+        counts = {k: counts[k].value for k in ("rows_in", "rows_staged", "rows_quarantined", "problems")}
+        with locked_connection(warehouse) as con:
+            present = staged_years(con)
+        todo = [y for y in present if years is None or y in years]
+        for year in todo:
+            result = materialize(ALL_ASSETS, selection=YEAR_ASSETS, partition_key=str(year), resources=resources,
+                                 instance=instance, run_config=quiet, raise_on_error=False, tags={"junheng/trigger": "cli"})
+            if not result.success:
+                raise RunFailed(f"{year}:\n" + "\n".join(_failures(result)))
+        output_dir.mkdir(parents=True, exist_ok=True)
+        with locked_connection(warehouse) as con:
+            report.write_quarantine_workbook(con, output_dir / "quarantine_report.xlsx")
+            per_year = report.year_summary(con)
+        write_schema_doc(output_dir / "SCHEMA.md")
+        summary = {**counts, "years": per_year, "input_dir": str(input_dir), "output_dir": str(output_dir),
+                   "seconds": round(time.time() - started, 1)}
+        write_json(output_dir / "run_summary.json", summary)
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="junheng", description="县域义务教育优质均衡评估 / county quality-balance assessment")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the whole pipeline / 运行全部步骤")
+    run.add_argument("--input", type=Path, default=DEFAULT_INPUT_DIR, help="folder with schools*.csv|xlsx|parquet")
+    run.add_argument("--output", type=Path, default=DEFAULT_OUTPUT_DIR, help="folder for Parquet and reports")
+    run.add_argument("--warehouse", type=Path, default=None, help="DuckDB file (default: data/warehouse/junheng.duckdb)")
+    run.add_argument("--policy", type=Path, default=POLICY_DIR, help="folder with national.toml and provinces/")
+    run.add_argument("--verbose", action="store_true", help="show Dagster's step log")
+    run.add_argument("--years", type=lambda s: [int(y) for y in s.split(",")], default=None,
+                     help="only these years, e.g. 2023,2024")
+    smp = sub.add_parser("sample", help="regenerate the bundled sample data / 重新生成示例数据")
+    smp.add_argument("--dir", type=Path, default=SAMPLE_DIR)
+    sub.add_parser("ui", help="start the Dagster UI / 启动 Dagster 界面")
+    args = parser.parse_args(argv)
+
+    if args.command == "sample":
+        from junheng.sample import write_sample
+
+        frame = write_sample(args.dir)
+        print(f"wrote {frame.height} school rows to {args.dir}/xlsx/schools.xlsx and {args.dir}/csv/schools.csv")
+        return 0
+    if args.command == "ui":
+        configure_dagster_home()
+        os.chdir(PROJECT_ROOT)
+        dagster = Path(sys.executable).with_name("dagster")
+        os.execv(str(dagster), [str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml")])
+
+    from junheng import report
+
+    warehouse = args.warehouse or DEFAULT_WAREHOUSE
+    print(f"junheng run: {args.input} → {args.output}")
+    try:
+        summary = run_pipeline(args.input.resolve(), args.output.resolve(), warehouse.resolve(), args.policy.resolve(),
+                               args.years, log_level="DEBUG" if args.verbose else "WARNING")
+    except RunFailed as exc:
+        print("运行失败 / run failed:\n" + str(exc), file=sys.stderr)
+        return 1
+    except Exception as exc:  # a clear line instead of a traceback for errors outside the assets
+        print(f"运行失败 / run failed: {exc}", file=sys.stderr)
+        return 1
+    print(report.format_summary(summary, summary["years"]))
+    print(f"输出 outputs: {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,313 @@
+"""Reading statisticians' files into a raw frame, exactly as they came.
+
+Accepts CSV (UTF-8, UTF-8 with BOM, UTF-16 with BOM, GB18030/GBK: detected, never
+assumed), XLSX and Parquet. Headers may be the contract's English names or the Chinese
+headers (full-width or ASCII brackets, stray spaces and line breaks are tolerated). Title
+rows above the header, as provincial exports have, are skipped. Every value is kept as
+text; typing and validation happen in :mod:`junheng.staging`.
+
+Each row keeps its file, worksheet and row number as a spreadsheet shows it, so every
+problem can be pointed at. Columns the contract does not know are kept as JSON text.
+"""
+
+from __future__ import annotations
+
+import io
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import polars as pl
+
+from junheng.contract import Column
+
+HEADER_SEARCH_ROWS = 15  # title rows an export may put above the header
+MIN_HEADER_MATCHES = 3
+SUPPORTED_SUFFIXES = (".csv", ".txt", ".xlsx", ".xlsm", ".parquet")
+RAW_META_COLUMNS = ("source_file", "source_sheet", "source_row", "source_missing_columns", "extra_columns")
+
+
+class InputFileError(Exception):
+    """A whole file could not be read. The message is for a statistician, in Chinese and English."""
+
+    def __init__(self, path: Path | str, zh: str, en: str):
+        self.path = str(path)
+        self.zh = zh
+        self.en = en
+        super().__init__(f"{path}: {zh} / {en}")
+
+
+@dataclass
+class FileReport:
+    """What was read from one file (or worksheet)."""
+
+    file: str
+    sheet: str | None
+    encoding: str | None
+    header_row: int
+    rows: int
+    blank_rows: int
+    matched_columns: list[str]
+    missing_columns: list[str]
+    extra_columns: list[str]
+
+
+@dataclass
+class RawRead:
+    frame: pl.DataFrame
+    reports: list[FileReport] = field(default_factory=list)
+
+
+def normalise_header(text: object) -> str:
+    """Fold the ways one header is typed: NFKC (full-width → ASCII), no spaces, lower case."""
+    if text is None:
+        return ""
+    folded = unicodedata.normalize("NFKC", str(text))
+    return "".join(folded.split()).lower()
+
+
+def header_lookup(columns: Sequence[Column]) -> dict[str, str]:
+    """Normalised English and Chinese header → contract column name."""
+    lookup: dict[str, str] = {}
+    for col in columns:
+        lookup[normalise_header(col.name)] = col.name
+        lookup[normalise_header(col.zh)] = col.name
+    return lookup
+
+
+def detect_encoding(data: bytes) -> str:
+    """Name the text encoding of a CSV export, or raise if it is none we accept."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    try:
+        data.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        # GB18030 is a superset of GBK and GB2312, the encodings of Chinese Windows exports.
+        data.decode("gb18030")
+        return "gb18030"
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"byte {exc.start}") from exc
+
+
+def find_input_files(input_dir: Path, stem: str) -> list[Path]:
+    """Files named ``<stem>*.csv|xlsx|parquet`` anywhere under ``input_dir``, in a stable order."""
+    found = [
+        p
+        for p in Path(input_dir).rglob("*")
+        if p.is_file()
+        and p.name.lower().startswith(stem)
+        and p.suffix.lower() in SUPPORTED_SUFFIXES
+        and not p.name.startswith(("~$", "."))
+    ]
+    return sorted(found)
+
+
+def _read_csv_cells(path: Path) -> tuple[pl.DataFrame, str]:
+    data = path.read_bytes()
+    if not data.strip():
+        return pl.DataFrame(), "utf-8"
+    try:
+        encoding = detect_encoding(data)
+    except ValueError as exc:
+        raise InputFileError(
+            path,
+            f"无法识别文件编码（{exc} 处既不是 UTF-8 也不是 GB18030/GBK）。请在 Excel 中另存为“CSV UTF-8”或 XLSX 后重试。",
+            f"cannot tell the text encoding (at {exc} it is neither UTF-8 nor GB18030/GBK). "
+            "Save the file again as 'CSV UTF-8' or XLSX and retry.",
+        ) from exc
+    if encoding != "utf-8":
+        data = data.decode(encoding).encode("utf-8")
+    try:
+        cells = pl.read_csv(
+            io.BytesIO(data), has_header=False, infer_schema=False, truncate_ragged_lines=False,
+        )
+    except pl.exceptions.PolarsError as exc:
+        raise InputFileError(
+            path,
+            f"CSV 文件格式有误，无法逐行读取：{exc}",
+            f"the CSV is malformed and cannot be read row by row: {exc}",
+        ) from exc
+    return cells, encoding
+
+
+def _read_excel_sheets(path: Path) -> dict[str, pl.DataFrame]:
+    try:
+        sheets = pl.read_excel(
+            path, sheet_id=0, has_header=False, infer_schema_length=0,
+            drop_empty_rows=False, drop_empty_cols=False, raise_if_empty=False,
+        )
+    except Exception as exc:
+        raise InputFileError(
+            path,
+            f"无法打开 Excel 文件（文件可能已损坏或不是 XLSX 格式）：{exc}",
+            f"cannot open the Excel file (damaged, or not XLSX): {exc}",
+        ) from exc
+    return sheets if isinstance(sheets, dict) else {"": sheets}
+
+
+def _find_header(cells: pl.DataFrame, lookup: dict[str, str]) -> tuple[int, dict[str, str]]:
+    """Index of the header row among the first rows, and its column → contract-name map."""
+    best_index, best_map = -1, {}
+    for i, row in enumerate(cells.head(HEADER_SEARCH_ROWS).iter_rows()):
+        mapping = {}
+        for col_name, cell in zip(cells.columns, row):
+            key = normalise_header(cell)
+            if key in lookup:
+                mapping[col_name] = lookup[key]
+        if len(mapping) > len(best_map):
+            best_index, best_map = i, mapping
+    if len(best_map) < MIN_HEADER_MATCHES:
+        return -1, {}
+    return best_index, best_map
+
+
+def _frame_from_cells(
+    cells: pl.DataFrame,
+    path: Path,
+    sheet: str | None,
+    encoding: str | None,
+    columns: Sequence[Column],
+    first_row_number: int,
+) -> tuple[pl.DataFrame, FileReport] | None:
+    """Turn a grid of text cells into raw rows with contract names; None if no header is found."""
+    lookup = header_lookup(columns)
+    header_index, mapping = _find_header(cells, lookup)
+    if header_index < 0:
+        return None
+    header_cells = cells.row(header_index)
+    seen: dict[str, str] = {}
+    for cell_col, name in mapping.items():
+        if name in seen:
+            raise InputFileError(
+                path,
+                f"表头中“{name}”出现了两次（第 {header_index + first_row_number} 行）。请删除重复的列后重试。",
+                f"column '{name}' appears twice in the header (row {header_index + first_row_number}). "
+                "Remove the duplicate column and retry.",
+            )
+        seen[name] = cell_col
+    extras = {
+        c: str(h).strip()
+        for c, h in zip(cells.columns, header_cells)
+        if c not in mapping and h is not None and str(h).strip()
+    }
+    body = cells.slice(header_index + 1).with_row_index("_i")
+    body = body.with_columns((pl.col("_i") + header_index + 1 + first_row_number).cast(pl.Int64).alias("source_row"))
+    data_cols = [c for c in cells.columns]
+    # Strip cells; an all-blank row is spacing, not data.
+    body = body.with_columns([pl.col(c).str.strip_chars().replace("", None) for c in data_cols])
+    blank = pl.all_horizontal([pl.col(c).is_null() for c in data_cols])
+    blank_rows = int(body.select(blank.sum()).item()) if body.height else 0
+    body = body.filter(~blank)
+
+    missing = [c.name for c in columns if c.name not in seen]
+    select = [pl.col(cell_col).alias(name) for name, cell_col in seen.items()]
+    select += [pl.lit(None, dtype=pl.String).alias(name) for name in missing]
+    if extras:
+        extra_expr = pl.struct([pl.col(c).alias(h) for c, h in extras.items()]).struct.json_encode()
+    else:
+        extra_expr = pl.lit(None, dtype=pl.String)
+    frame = body.select(
+        pl.lit(str(path)).alias("source_file"),
+        pl.lit(sheet, dtype=pl.String).alias("source_sheet"),
+        pl.col("source_row"),
+        pl.lit(",".join(missing), dtype=pl.String).alias("source_missing_columns"),
+        extra_expr.alias("extra_columns"),
+        *select,
+    ).select(list(RAW_META_COLUMNS) + [c.name for c in columns])
+    report = FileReport(
+        file=str(path), sheet=sheet, encoding=encoding, header_row=header_index + first_row_number,
+        rows=frame.height, blank_rows=blank_rows, matched_columns=sorted(seen), missing_columns=missing,
+        extra_columns=sorted(extras.values()),
+    )
+    return frame, report
+
+
+def read_file(path: Path, columns: Sequence[Column], table_zh: str) -> RawRead:
+    """Read one input file into raw rows. Raises :class:`InputFileError` for a file that
+    cannot be used at all (unreadable, no recognisable header anywhere)."""
+    suffix = path.suffix.lower()
+    parts: list[tuple[pl.DataFrame, FileReport]] = []
+    if suffix in (".csv", ".txt"):
+        cells, encoding = _read_csv_cells(path)
+        if cells.height == 0:
+            return RawRead(_empty_raw(columns), [FileReport(str(path), None, encoding, 0, 0, 0, [], [], [])])
+        found = _frame_from_cells(cells, path, None, encoding, columns, first_row_number=1)
+        if found:
+            parts.append(found)
+    elif suffix in (".xlsx", ".xlsm"):
+        sheets = _read_excel_sheets(path)
+        for sheet_name, cells in sheets.items():
+            if cells.height == 0:
+                continue
+            found = _frame_from_cells(cells, path, sheet_name, None, columns, first_row_number=1)
+            if found:
+                parts.append(found)
+        if not parts and sheets:
+            names = "、".join(sheets) or "(无)"
+            raise InputFileError(
+                path,
+                f"没有任何工作表包含{table_zh}的表头（已查看：{names}）。请确认工作表与表头。",
+                f"no worksheet has the {table_zh} headers (sheets looked at: {', '.join(sheets)}). "
+                "Check the sheet and its header row.",
+            )
+        if not sheets or all(c.height == 0 for c in sheets.values()):
+            return RawRead(_empty_raw(columns), [FileReport(str(path), None, None, 0, 0, 0, [], [], [])])
+    elif suffix == ".parquet":
+        table = pl.read_parquet(path)
+        cells = pl.concat(
+            [
+                pl.DataFrame([pl.Series(c, [c], dtype=pl.String) for c in table.columns]),
+                table.select([pl.col(c).cast(pl.String) for c in table.columns]),
+            ]
+        )
+        # Parquet has no header row: row 1 is the first record.
+        found = _frame_from_cells(cells, path, None, None, columns, first_row_number=0)
+        if found:
+            parts.append(found)
+    else:
+        raise InputFileError(path, "不支持的文件类型。", "unsupported file type.")
+    if not parts:
+        raise InputFileError(
+            path,
+            f"找不到{table_zh}的表头（前 {HEADER_SEARCH_ROWS} 行中至少应有 {MIN_HEADER_MATCHES} 个规定的列名）。",
+            f"cannot find the {table_zh} header (at least {MIN_HEADER_MATCHES} contract column names "
+            f"in the first {HEADER_SEARCH_ROWS} rows).",
+        )
+    return RawRead(pl.concat([p[0] for p in parts]), [p[1] for p in parts])
+
+
+def read_files(paths: Sequence[Path], columns: Sequence[Column], table_zh: str) -> RawRead:
+    """Read many files; collects every file's error before raising, so one run names them all."""
+    frames, reports, errors = [], [], []
+    for path in paths:
+        try:
+            read = read_file(path, columns, table_zh)
+        except InputFileError as exc:
+            errors.append(exc)
+            continue
+        frames.append(read.frame)
+        reports.extend(read.reports)
+    if errors:
+        raise InputFilesError(errors)
+    frame = pl.concat(frames) if frames else _empty_raw(columns)
+    return RawRead(frame, reports)
+
+
+class InputFilesError(Exception):
+    def __init__(self, errors: list[InputFileError]):
+        self.errors = errors
+        lines = [f"- {e.path}\n  {e.zh}\n  {e.en}" for e in errors]
+        super().__init__("以下文件无法读取 / these files cannot be read:\n" + "\n".join(lines))
+
+
+def _empty_raw(columns: Sequence[Column]) -> pl.DataFrame:
+    schema = {"source_file": pl.String, "source_sheet": pl.String, "source_row": pl.Int64,
+              "source_missing_columns": pl.String, "extra_columns": pl.String}
+    schema.update({c.name: pl.String for c in columns})
+    return pl.DataFrame(schema=schema)

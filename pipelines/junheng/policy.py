@@ -1,0 +1,190 @@
+"""Policy numbers as data: the national default and provincial overrides.
+
+Every threshold, switch and weight of the assessment is read from ``policy/national.toml``;
+a file ``policy/provinces/<code>_<name>.toml`` overrides keys for the counties whose
+6-digit code starts with that province code. Nothing here holds a policy number itself.
+
+The policy is handed to the SQL models as small tables (``policy_province``,
+``policy_level_thresholds``, ``policy_split_weights``) so the SQL joins on them and
+carries no literals.
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import polars as pl
+
+from junheng.contract import INDICATORS, LEVELS
+from junheng.paths import POLICY_DIR
+
+NATIONAL_RULE = "national"
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Return ``base`` with ``override`` laid over it, key by key, at any depth."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _leaf_paths(tree: dict[str, Any], prefix: tuple[str, ...] = ()) -> Iterable[tuple[str, ...]]:
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            yield from _leaf_paths(value, prefix + (key,))
+        else:
+            yield prefix + (key,)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The national policy plus provincial overrides, keyed by 2-digit province code."""
+
+    national: dict[str, Any]
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, policy_dir: Path | str | None = None) -> "Policy":
+        root = Path(policy_dir) if policy_dir else POLICY_DIR
+        national = tomllib.loads((root / "national.toml").read_text(encoding="utf-8"))
+        overrides: dict[str, dict[str, Any]] = {}
+        for path in sorted((root / "provinces").glob("*.toml")):
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            code = str(data.get("meta", {}).get("province_code", "")).strip()
+            if len(code) != 2 or not code.isdigit():
+                raise ValueError(f"{path}: [meta] province_code must be the 2-digit province code")
+            overrides[code] = data
+        return cls(national=national, overrides=overrides)
+
+    def for_province(self, province_code: str) -> dict[str, Any]:
+        """The settings in force for one province (national, with its overrides)."""
+        return deep_merge(self.national, self.overrides.get(province_code, {}))
+
+    def rule_for(self, province_code: str, *path: str) -> str:
+        """Which rule set a value: 'national' or the province's rule name."""
+        override = self.overrides.get(province_code)
+        if override is None:
+            return NATIONAL_RULE
+        node: Any = override
+        for key in path:
+            if not isinstance(node, dict) or key not in node:
+                return NATIONAL_RULE
+            node = node[key]
+        return str(override.get("meta", {}).get("rule", province_code))
+
+    def overridden_keys(self, province_code: str) -> list[str]:
+        override = {k: v for k, v in self.overrides.get(province_code, {}).items() if k != "meta"}
+        return [".".join(p) for p in _leaf_paths(override)]
+
+    def setting(self, province_code: str, *path: str) -> Any:
+        node: Any = self.for_province(province_code)
+        for key in path:
+            node = node[key]
+        return node
+
+    # ---- tables for the SQL models -------------------------------------------------
+
+    def province_table(self, province_codes: Iterable[str]) -> pl.DataFrame:
+        """One row per province: the unit switches and the school rule."""
+        rows = []
+        for code in sorted(set(province_codes)):
+            p = self.for_province(code)
+            units, rule, comp = p["units"], p["resource"]["school_rule"], p["resource"]["comparison"]
+            rows.append(
+                {
+                    "province_code": code,
+                    "rule": self.rule_for(code, "units") if self.overridden_keys(code) else NATIONAL_RULE,
+                    "teaching_point_min_students": int(units["teaching_point_min_students"]),
+                    "merge_teaching_points_into_parent": bool(units["merge_teaching_points_into_parent"]),
+                    "include_private": bool(units["include_private"]),
+                    "include_special_education": bool(units["include_special_education"]),
+                    "move_indoor_sports_to_sports_area": bool(units["move_indoor_sports_to_sports_area"]),
+                    "equipment_value_multiplier": float(units["equipment_value_multiplier"]),
+                    "min_indicators_met": int(rule["min_indicators_met"]),
+                    "floor_share": float(rule["floor_share"]),
+                    "relative_tolerance": float(comp["relative_tolerance"]),
+                    "near_threshold_band": float(comp["near_threshold_band"]),
+                    "cv_display_decimals": int(comp["cv_display_decimals"]),
+                }
+            )
+        return pl.DataFrame(rows, schema=_PROVINCE_SCHEMA)
+
+    def level_threshold_table(self, province_codes: Iterable[str]) -> pl.DataFrame:
+        """One row per province, level and indicator: the indicator threshold and CV ceiling."""
+        rows = []
+        for code in sorted(set(province_codes)):
+            p = self.for_province(code)
+            for level in LEVELS:
+                cv_threshold = float(p["resource"]["cv_thresholds"][level])
+                cv_rule = self.rule_for(code, "resource", "cv_thresholds", level)
+                for ind in INDICATORS:
+                    rows.append(
+                        {
+                            "province_code": code,
+                            "level": level,
+                            "indicator": ind.code,
+                            "threshold": float(p["resource"]["thresholds"][level][ind.code]),
+                            "threshold_rule": self.rule_for(code, "resource", "thresholds", level, ind.code),
+                            "cv_threshold": cv_threshold,
+                            "cv_threshold_rule": cv_rule,
+                        }
+                    )
+        return pl.DataFrame(rows, schema=_THRESHOLD_SCHEMA)
+
+    def split_weight_table(self, province_codes: Iterable[str]) -> pl.DataFrame:
+        """One row per province and school type: facility split weights per level."""
+        rows = []
+        for code in sorted(set(province_codes)):
+            weights = self.for_province(code)["units"]["split_weights"]
+            for school_type, w in weights.items():
+                rows.append(
+                    {
+                        "province_code": code,
+                        "school_type": school_type,
+                        "weight_primary": float(w.get("primary", 0.0)),
+                        "weight_junior": float(w.get("junior", 0.0)),
+                        "weight_senior": float(w.get("senior", 0.0)),
+                    }
+                )
+        return pl.DataFrame(rows, schema=_WEIGHT_SCHEMA)
+
+
+_PROVINCE_SCHEMA = {
+    "province_code": pl.String,
+    "rule": pl.String,
+    "teaching_point_min_students": pl.Int64,
+    "merge_teaching_points_into_parent": pl.Boolean,
+    "include_private": pl.Boolean,
+    "include_special_education": pl.Boolean,
+    "move_indoor_sports_to_sports_area": pl.Boolean,
+    "equipment_value_multiplier": pl.Float64,
+    "min_indicators_met": pl.Int64,
+    "floor_share": pl.Float64,
+    "relative_tolerance": pl.Float64,
+    "near_threshold_band": pl.Float64,
+    "cv_display_decimals": pl.Int64,
+}
+_THRESHOLD_SCHEMA = {
+    "province_code": pl.String,
+    "level": pl.String,
+    "indicator": pl.String,
+    "threshold": pl.Float64,
+    "threshold_rule": pl.String,
+    "cv_threshold": pl.Float64,
+    "cv_threshold_rule": pl.String,
+}
+_WEIGHT_SCHEMA = {
+    "province_code": pl.String,
+    "school_type": pl.String,
+    "weight_primary": pl.Float64,
+    "weight_junior": pl.Float64,
+    "weight_senior": pl.Float64,
+}

@@ -1,0 +1,90 @@
+"""Writing the published Parquet tables atomically, with their contract columns.
+
+A reader never sees half a file: each partition is written to a temporary file in the same
+folder, flushed to disk, then renamed over the old one (a rename within one file system is
+atomic). A run killed midway leaves the previous file whole.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from junheng.contract import PUBLISHED, OutColumn
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+PUBLISHED_KEYS = {
+    "school_indicators": ("year", "county_code", "school_id", "level"),
+    "county_cv": ("year", "county_code", "level", "indicator"),
+}
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; published files are for everyone
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_parquet(frame: pl.DataFrame, path: Path) -> None:
+    """zstd Parquet, replaced atomically. Deterministic: same frame, same bytes."""
+    buf = io.BytesIO()
+    frame.write_parquet(buf, compression="zstd", statistics=True)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def conform(frame: pl.DataFrame, columns: tuple[OutColumn, ...]) -> pl.DataFrame:
+    """Contract columns in contract order and types; fails loudly if one is missing."""
+    missing = [c.name for c in columns if c.name not in frame.columns]
+    if missing:
+        raise KeyError(f"published table lacks contract columns: {missing}")
+    return frame.select([pl.col(c.name).cast(c.dtype) for c in columns])
+
+
+def partition_path(out_dir: Path, table: str, year: int) -> Path:
+    return Path(out_dir) / table / f"year={int(year)}" / "part-0.parquet"
+
+
+def publish_year(con: duckdb.DuckDBPyConnection, table: str, year: int, out_dir: Path) -> tuple[Path, int]:
+    """Write one year of a warehouse table as its published Parquet partition."""
+    columns = PUBLISHED[table]
+    keys = ", ".join(PUBLISHED_KEYS[table])
+    frame = con.sql(f"select * from {table} where year = {int(year)} order by {keys}").pl()
+    frame = conform(frame, columns)
+    path = partition_path(out_dir, table, year)
+    atomic_write_parquet(frame, path)
+    return path, frame.height
+
+
+def write_schema_doc(path: Path) -> None:
+    """Markdown description of every published column, in English and Chinese."""
+    lines = ["# Published tables / 发布数据表", "",
+             "Parquet, zstd, one folder per table, partitioned by year: `<table>/year=YYYY/part-0.parquet`.",
+             "Key columns hold codes; Chinese labels are in `*_name` columns.", ""]
+    for table, columns in PUBLISHED.items():
+        lines += [f"## `{table}`", "", "| column | type | description | 说明 |", "|---|---|---|---|"]
+        lines += [f"| `{c.name}` | {c.dtype} | {c.en} | {c.zh} |" for c in columns]
+        lines.append("")
+    atomic_write_bytes(Path(path), "\n".join(lines).encode("utf-8"))
+
+
+def write_json(path: Path, payload: dict) -> None:
+    atomic_write_bytes(Path(path), json.dumps(payload, ensure_ascii=False, indent=2, sort_keys=True).encode("utf-8"))

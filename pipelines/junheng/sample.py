@@ -1,0 +1,285 @@
+"""Deterministic generator of school statistics: the bundled sample and national scale.
+
+The numbers are invented but shaped like the real statistics: crowded urban schools short
+of floor area, small rural schools short of specialist teachers, teaching points under and
+over 50 students, combined schools with several sections, special-education and 民办
+schools. Each county has a profile that decides whether its variation coefficients pass,
+and counties improve a little every year, so the outputs tell a story.
+
+``generate_sample()`` builds the four seed provinces (贵州, 江苏, 福建, 新疆);
+``generate_national()`` about 2,850 counties and 260,000 schools a year for the benchmark.
+Same seed, same rows, byte for byte.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from junheng.contract import SCHOOL_COLUMNS
+
+SAMPLE_SEED = 20231
+SAMPLE_YEARS = (2022, 2023, 2024)
+
+# Real 2-digit province codes and names (used only to shape codes; counties are invented).
+PROVINCES = {
+    "11": "北京市", "12": "天津市", "13": "河北省", "14": "山西省", "15": "内蒙古自治区", "21": "辽宁省",
+    "22": "吉林省", "23": "黑龙江省", "31": "上海市", "32": "江苏省", "33": "浙江省", "34": "安徽省",
+    "35": "福建省", "36": "江西省", "37": "山东省", "41": "河南省", "42": "湖北省", "43": "湖南省",
+    "44": "广东省", "45": "广西壮族自治区", "46": "海南省", "50": "重庆市", "51": "四川省", "52": "贵州省",
+    "53": "云南省", "54": "西藏自治区", "61": "陕西省", "62": "甘肃省", "63": "青海省", "64": "宁夏回族自治区",
+    "65": "新疆维吾尔自治区",
+}
+SAMPLE_PROVINCES = ("52", "32", "35", "65")
+
+_SYLLABLES = list("青云石清松白龙凤金银桃柳梅竹兰溪河江湖山岭川泉源平安宁和顺康乐丰盛新明光华阳南北东西")
+
+# County profiles: (quality factor, dispersion per indicator group, share of rural schools).
+# Dispersion is the spread of school values around the county's level; a CV is about that size.
+PROFILES = {
+    #                    quality  teachers  specialists  area   equipment  rural
+    "balanced":         (1.25,    0.16,     0.18,        0.18,  0.20,      0.35),
+    "urban_crowded":    (1.10,    0.20,     0.22,        0.62,  0.30,      0.15),
+    "rural_thin":       (1.05,    0.22,     0.66,        0.25,  0.30,      0.70),
+    "lagging":          (0.90,    0.42,     0.55,        0.50,  0.58,      0.60),
+}
+# Names of the sample's counties tell their profile to nobody; the order gives each province a mix.
+SAMPLE_PROFILE_CYCLE = ("balanced", "urban_crowded", "rural_thin", "balanced", "lagging")
+
+# Share of each school type among schools (teaching points split into under/over 50 below).
+TYPE_SHARES = {
+    "小学": 0.54, "初级中学": 0.15, "九年一贯制学校": 0.10, "完全中学": 0.04,
+    "十二年一贯制学校": 0.01, "小学教学点": 0.16,
+}
+
+
+@dataclass(frozen=True)
+class County:
+    province_code: str
+    prefecture: str
+    county_code: str
+    county_name: str
+    profile: str
+    schools: int
+
+
+def _name(rng: np.random.Generator, suffix: str) -> str:
+    return "".join(rng.choice(_SYLLABLES, 2)) + suffix
+
+
+def sample_counties(seed: int = SAMPLE_SEED) -> list[County]:
+    """Five counties in each seed province over two prefectures, profiles in a fixed mix."""
+    rng = np.random.default_rng(seed)
+    counties = []
+    for p_index, code in enumerate(SAMPLE_PROVINCES):
+        for c in range(5):
+            pref = 1 + c // 3
+            profile = SAMPLE_PROFILE_CYCLE[(c + p_index) % len(SAMPLE_PROFILE_CYCLE)]
+            counties.append(
+                County(code, _name(rng, "市"), f"{code}{pref:02d}{c + 21:02d}", _name(rng, "县"),
+                       profile, int(rng.integers(22, 40)))
+            )
+    return counties
+
+
+def national_counties(counties: int = 2850, schools_per_year: int = 260_000, seed: int = 7) -> list[County]:
+    rng = np.random.default_rng(seed)
+    codes = list(PROVINCES)
+    per_province = np.full(len(codes), counties // len(codes))
+    per_province[: counties - per_province.sum()] += 1
+    sizes = rng.gamma(4.0, schools_per_year / counties / 4.0, counties)
+    sizes = np.clip(np.round(sizes * schools_per_year / sizes.sum()), 3, 999).astype(int)
+    profiles = rng.choice(list(PROFILES), counties, p=[0.35, 0.2, 0.25, 0.2])
+    out, k = [], 0
+    for code, n in zip(codes, per_province):
+        for c in range(n):
+            pref, num = 1 + c // 20, 1 + c % 20
+            out.append(County(code, f"{PROVINCES[code][:2]}第{pref}市", f"{code}{pref:02d}{num:02d}",
+                              f"{PROVINCES[code][:2]}{c + 1:03d}县", str(profiles[k]), int(sizes[k])))
+            k += 1
+    return out
+
+
+def _county_schools(rng: np.random.Generator, county: County, year_index: int) -> dict[str, np.ndarray]:
+    """Rows of one county in one year, as arrays of the contract's columns."""
+    quality, s_teach, s_spec, s_area, s_equip, rural_share = PROFILES[county.profile]
+    improve = 1.0 + 0.04 * year_index       # resources grow a little every year
+    narrow = 0.92 ** year_index             # and school gaps narrow
+    n = county.schools
+    types = rng.choice(list(TYPE_SHARES), n, p=list(TYPE_SHARES.values()))
+    types = np.append(types, "特殊教育学校")
+    n += 1
+    location = np.where(rng.random(n) < rural_share, "乡村", np.where(rng.random(n) < 0.5, "镇区", "城区"))
+    location[types == "小学教学点"] = "乡村"
+    private = (rng.random(n) < 0.07) & np.isin(types, ["小学", "初级中学", "九年一贯制学校"])
+    urban = location == "城区"
+
+    size = rng.lognormal(0.0, 0.45, n) * np.where(urban, 1.6, np.where(location == "镇区", 1.0, 0.55))
+    prim = np.zeros(n); jun = np.zeros(n); sen = np.zeros(n)
+    t = types
+    prim = np.where(t == "小学", 650 * size, prim)
+    prim = np.where(np.isin(t, ["九年一贯制学校", "十二年一贯制学校"]), 520 * size, prim)
+    prim = np.where(t == "小学教学点", rng.integers(12, 110, n), prim)
+    prim = np.where(t == "特殊教育学校", rng.integers(20, 90, n), prim)
+    jun = np.where(t == "初级中学", 900 * size, jun)
+    jun = np.where(np.isin(t, ["九年一贯制学校", "完全中学", "十二年一贯制学校"]), 480 * size, jun)
+    jun = np.where(t == "特殊教育学校", rng.integers(10, 50, n), jun)
+    sen = np.where(np.isin(t, ["完全中学", "十二年一贯制学校"]), 700 * size, sen)
+    prim, jun, sen = (np.maximum(np.round(x), 0).astype(np.int64) for x in (prim, jun, sen))
+    prim[(prim == 0) & np.isin(t, ["小学", "九年一贯制学校", "十二年一贯制学校", "小学教学点"])] = 12
+    jun[(jun == 0) & np.isin(t, ["初级中学", "九年一贯制学校", "完全中学", "十二年一贯制学校"])] = 30
+
+    def spread(sigma: float, k: int = n) -> np.ndarray:
+        sigma = sigma * narrow
+        return rng.lognormal(-sigma * sigma / 2, sigma, k)
+
+    q = quality * improve
+    # Crowded urban schools are short of area; small rural schools short of specialist teachers.
+    area_bias = np.where(urban, 0.75, 1.1)
+    spec_bias = np.where(location == "乡村", 0.8, 1.1)
+
+    def teachers(students: np.ndarray, ratio: float) -> np.ndarray:
+        return np.where(students > 0, np.maximum(1, np.round(students / ratio * spread(0.12))), 0).astype(np.int64)
+
+    p_teach, j_teach = teachers(prim, 17.0), teachers(jun, 12.5)
+    def count_per100(students: np.ndarray, total: np.ndarray, per100: float, sigma: float,
+                     bias: np.ndarray | float = 1.0) -> np.ndarray:
+        want = students * per100 / 100 * q * spread(sigma) * bias
+        return np.minimum(total, np.round(want)).astype(np.int64)
+
+    p_qual = count_per100(prim, p_teach, 5.2, s_teach)
+    j_qual = count_per100(jun, j_teach, 6.6, s_teach)
+    p_back = count_per100(prim, p_teach, 1.2, s_spec * 0.8, spec_bias)
+    j_back = count_per100(jun, j_teach, 1.25, s_spec * 0.8, spec_bias)
+    p_pe = count_per100(prim, p_teach, 1.15, s_spec, spec_bias)
+    j_pe = count_per100(jun, j_teach, 1.15, s_spec, spec_bias)
+
+    weighted = prim + 1.1 * jun + 1.32 * sen
+    area_per = 5.6 * q * spread(s_area) * area_bias
+    teaching_area = np.round(weighted * area_per * np.where(jun > prim, 1.25, 1.0), 1)
+    indoor = np.round(teaching_area * rng.uniform(0.02, 0.08, n), 1)
+    sports_ground = np.round(weighted * 9.0 * q * spread(s_area) * area_bias * np.where(jun > prim, 1.3, 1.0), 1)
+    equipment = np.round(weighted * 2500 * q * spread(s_equip) * np.where(jun > prim, 1.2, 1.0) / 10000, 2)
+    class_size = np.where(urban, rng.uniform(38, 47, n), rng.uniform(22, 40, n))
+    p_classes = np.where(prim > 0, np.maximum(1, np.ceil(prim / class_size)), 0).astype(np.int64)
+    j_classes = np.where(jun > 0, np.maximum(1, np.ceil(jun / (class_size + 2))), 0).astype(np.int64)
+    s_classes = np.where(sen > 0, np.ceil(sen / 48), 0)
+    multimedia = np.round((p_classes + j_classes + s_classes) * rng.uniform(0.95, 1.2, n) * spread(s_equip * 0.6))
+    multimedia = np.maximum(multimedia, 1).astype(np.int64)
+    p_max = np.where(prim > 0, np.round(np.minimum(prim, class_size + rng.integers(0, 9, n))), None)
+    j_max = np.where(jun > 0, np.round(np.minimum(jun, class_size + 2 + rng.integers(0, 10, n))), None)
+    classes = p_classes + j_classes
+    music = np.round(classes / 12 * rng.uniform(0.6, 1.4, n)).astype(np.int64)
+    art = np.round(classes / 12 * rng.uniform(0.6, 1.4, n)).astype(np.int64)
+    music_area = np.where(music > 0, np.round(rng.uniform(70, 130, n), 1), None)
+    art_area = np.where(art > 0, np.round(rng.uniform(70, 125, n), 1), None)
+
+    seq = np.arange(1, n + 1)
+    ids = np.array([f"1{county.county_code}{i:03d}" for i in seq])
+    parent = np.full(n, None, dtype=object)
+    primaries = ids[t == "小学"]
+    tp = t == "小学教学点"
+    if primaries.size and tp.any():
+        parent[tp] = rng.choice(primaries, int(tp.sum()))
+    names = np.array([f"{county.county_name[:-1]}{_kind_name(k)}{i:03d}" for k, i in zip(t, seq)])
+
+    return {
+        "school_id": ids, "school_name": names, "school_type": t,
+        "ownership": np.where(private, "民办", "公办"), "location": location, "parent_school_id": parent,
+        "boarding": np.where((location == "乡村") & (rng.random(n) < 0.4), "是", "否"),
+        "primary_students": prim, "junior_students": jun, "senior_students": sen,
+        "primary_classes": p_classes, "junior_classes": j_classes,
+        "primary_max_class_size": p_max, "junior_max_class_size": j_max,
+        "primary_teachers": p_teach, "junior_teachers": j_teach,
+        "primary_teachers_above_qual": p_qual, "junior_teachers_above_qual": j_qual,
+        "primary_backbone_teachers": p_back, "junior_backbone_teachers": j_back,
+        "primary_pe_arts_teachers": p_pe, "junior_pe_arts_teachers": j_pe,
+        "teaching_aux_area_m2": teaching_area, "indoor_sports_area_m2": indoor,
+        "sports_ground_area_m2": sports_ground, "equipment_value_10k_yuan": equipment,
+        "multimedia_classrooms": multimedia, "music_rooms": music, "art_rooms": art,
+        "music_room_min_area_m2": music_area, "art_room_min_area_m2": art_area,
+        "books": np.round(weighted * rng.uniform(18, 45, n)).astype(np.int64),
+        "computers": np.round(weighted * rng.uniform(0.08, 0.2, n)).astype(np.int64),
+        "teachers_mid_senior_title": np.round((p_teach + j_teach) * rng.uniform(0.3, 0.7, n)).astype(np.int64),
+    }
+
+
+def _kind_name(school_type: str) -> str:
+    return {"小学": "小学", "初级中学": "中学", "九年一贯制学校": "九年制学校", "完全中学": "完全中学",
+            "十二年一贯制学校": "十二年制学校", "小学教学点": "教学点", "特殊教育学校": "特殊教育学校"}[school_type]
+
+
+def generate(counties: list[County], years: tuple[int, ...], seed: int) -> pl.DataFrame:
+    """School rows for the given counties and years, with the contract's English columns."""
+    frames = []
+    for y_index, year in enumerate(years):
+        for c_index, county in enumerate(counties):
+            rng = np.random.default_rng([seed, year, c_index])
+            cols = _county_schools(rng, county, y_index)
+            n = len(cols["school_id"])
+            cols = {k: (v.tolist() if isinstance(v, np.ndarray) and v.dtype == object else v) for k, v in cols.items()}
+            frame = pl.DataFrame(cols, strict=False).with_columns(
+                pl.lit(year).alias("year"),
+                pl.lit(PROVINCES[county.province_code]).alias("province"),
+                pl.lit(county.prefecture).alias("prefecture"),
+                pl.lit(county.county_code).alias("county_code"),
+                pl.lit(county.county_name).alias("county_name"),
+            )
+            assert frame.height == n
+            frames.append(frame)
+    out = pl.concat(frames, how="vertical_relaxed")
+    return out.select([pl.col(c.name).cast(_out_dtype(c.kind)) for c in SCHOOL_COLUMNS])
+
+
+def _out_dtype(kind: str) -> pl.DataType:
+    return {"int": pl.Int64(), "float": pl.Float64()}.get(kind, pl.String())
+
+
+def generate_sample() -> pl.DataFrame:
+    return generate(sample_counties(), SAMPLE_YEARS, SAMPLE_SEED)
+
+
+def generate_national(year: int = 2024, counties: int = 2850, schools: int = 260_000, seed: int = 7) -> pl.DataFrame:
+    return generate(national_counties(counties, schools, seed), (year,), seed)
+
+
+def with_chinese_headers(frame: pl.DataFrame) -> pl.DataFrame:
+    zh = {c.name: c.zh for c in SCHOOL_COLUMNS}
+    return frame.rename({k: v for k, v in zh.items() if k in frame.columns})
+
+
+def write_csv_gb18030(frame: pl.DataFrame, path: Path) -> None:
+    """CSV with Chinese headers in GB18030, as Windows exports write it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = with_chinese_headers(frame).write_csv(line_terminator="\r\n")
+    path.write_bytes(text.encode("gb18030"))
+
+
+def write_xlsx(frame: pl.DataFrame, path: Path, title: str) -> None:
+    """XLSX with a merged title row above the Chinese header, as provincial exports have."""
+    import xlsxwriter
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    headed = with_chinese_headers(frame)
+    wb = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False})
+    ws = wb.add_worksheet("学校基本情况")
+    bold = wb.add_format({"bold": True, "align": "center"})
+    ws.merge_range(0, 0, 0, len(headed.columns) - 1, title, bold)
+    ws.write_row(1, 0, headed.columns, bold)
+    for r, row in enumerate(headed.iter_rows(), start=2):
+        for c, value in enumerate(row):
+            if value is not None:
+                ws.write(r, c, value)
+    wb.close()
+
+
+def write_sample(sample_dir: Path) -> pl.DataFrame:
+    """(Re)write the bundled sample: the same rows as XLSX and as a GB18030 CSV."""
+    frame = generate_sample()
+    title = "义务教育学校基本情况（示例数据，数字均为虚构）"
+    write_xlsx(frame, Path(sample_dir) / "xlsx" / "schools.xlsx", title)
+    write_csv_gb18030(frame, Path(sample_dir) / "csv" / "schools.csv")
+    return frame

@@ -1,0 +1,150 @@
+"""The DuckDB warehouse: one file, one writer at a time, SQL models run by name.
+
+DuckDB lets only one process open a database file for writing; a second one fails with a
+lock error that means nothing to a statistician. Every connection here therefore takes an
+exclusive file lock first: a second run waits for the first (up to ``lock_timeout``
+seconds) and is then refused with a clear message, never corrupting the warehouse.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+import polars as pl
+
+from junheng.paths import SQL_DIR
+
+# Models in dependency order; each year-partitioned (rows of one year replaced per run).
+MODELS = ("school_units", "unit_exclusions", "unit_indicator_values", "school_indicators", "county_cv")
+
+_thread_lock = threading.RLock()
+
+
+class WarehouseBusyError(RuntimeError):
+    pass
+
+
+@contextlib.contextmanager
+def _file_lock(lock_path: Path, timeout: float, busy_message: str) -> Iterator[None]:
+    """Exclusive advisory lock on ``lock_path``; waits up to ``timeout`` s, then refuses."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a+") as lock_file:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise WarehouseBusyError(busy_message) from None
+                time.sleep(0.2)
+        try:
+            lock_file.seek(0)
+            lock_file.truncate()
+            lock_file.write(f"{os.getpid()}\n")
+            lock_file.flush()
+            yield
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def locked_connection(database: Path | str, lock_timeout: float = 600.0) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the warehouse under an exclusive lock (across processes and threads)."""
+    database = Path(database)
+    busy = (
+        f"数据仓库 {database} 正被另一次运行使用，等待 {lock_timeout:.0f} 秒后仍未释放，本次运行已停止。"
+        f"请等另一次运行结束后再试。 / The warehouse {database} is in use by another run and was not "
+        f"released within {lock_timeout:.0f} s; this run stopped. Retry when the other run has finished."
+    )
+    with _thread_lock, _file_lock(database.with_suffix(database.suffix + ".lock"), lock_timeout, busy):
+        con = duckdb.connect(str(database))
+        try:
+            yield con
+        finally:
+            con.close()
+
+
+def model_sql(name: str, sql_dir: Path = SQL_DIR) -> str:
+    matches = sorted(Path(sql_dir).rglob(f"{name}.sql"))
+    if len(matches) != 1:
+        raise FileNotFoundError(f"expected one SQL model named {name}.sql under {sql_dir}, found {len(matches)}")
+    return matches[0].read_text(encoding="utf-8")
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return bool(con.sql(
+        "select count(*) from information_schema.tables where table_name = $name", params={"name": name}
+    ).fetchall()[0][0])
+
+
+def _columns(con: duckdb.DuckDBPyConnection, relation_sql: str) -> list[tuple[str, str]]:
+    return [(r[0], r[1]) for r in con.sql(f"describe {relation_sql}").fetchall()]
+
+
+def replace_year(con: duckdb.DuckDBPyConnection, table: str, select_sql: str, year: int) -> int:
+    """Replace the rows of one year in ``table`` with the result of ``select_sql``.
+
+    Runs in one transaction, so a failure leaves the year as it was. A table whose columns
+    no longer match the model (after an upgrade) is rebuilt: the warehouse only caches what
+    the inputs determine.
+    """
+    con.sql(f"set variable run_year = {int(year)}")
+    wrapped = f"(\n{select_sql}\n)"
+    con.sql("begin transaction")
+    try:
+        if table_exists(con, table) and _columns(con, table) != _columns(con, f"select * from {wrapped}"):
+            con.sql(f"drop table {table}")
+        con.sql(f"create table if not exists {table} as select * from {wrapped} where false")
+        con.sql(f"delete from {table} where year = {int(year)}")
+        con.sql(f"insert into {table} by name select * from {wrapped}")
+        con.sql("commit")
+    except Exception:
+        con.sql("rollback")
+        raise
+    return con.sql(f"select count(*) from {table} where year = {int(year)}").fetchall()[0][0]
+
+
+def run_model(con: duckdb.DuckDBPyConnection, name: str, year: int, sql_dir: Path = SQL_DIR) -> int:
+    """Run one SQL model for one year; returns its row count for that year."""
+    return replace_year(con, name, model_sql(name, sql_dir), year)
+
+
+def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
+    """Replace a whole table with a Polars frame (raw, staging, quarantine and policy tables)."""
+    con.register("__frame", frame)
+    try:
+        con.sql(f"create or replace table {table} as select * from __frame")
+    finally:
+        con.unregister("__frame")
+
+
+def query(con: duckdb.DuckDBPyConnection, sql: str, **params: object) -> pl.DataFrame:
+    return con.sql(sql, params=params or None).pl()
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, **params: object) -> object:
+    return con.sql(sql, params=params or None).fetchall()[0][0]
+
+
+@contextlib.contextmanager
+def exclusive_run(database: Path | str, timeout: float = 600.0) -> Iterator[None]:
+    """Hold the run lock for a whole run, so two runs never interleave their steps.
+
+    Separate from the connection lock: one run opens and closes many connections, and a
+    second run must not slip its ingest in between them.
+    """
+    database = Path(database)
+    busy = (
+        f"另一次运行正在使用数据仓库 {database}，等待 {timeout:.0f} 秒后仍未结束，本次运行已停止。"
+        f" / another run is using {database} and did not finish within {timeout:.0f} s; this run stopped."
+    )
+    with _file_lock(database.with_suffix(database.suffix + ".run.lock"), timeout, busy):
+        yield
