@@ -79,20 +79,21 @@ def header_lookup(columns: Sequence[Column]) -> dict[str, str]:
 def detect_encoding(data: bytes) -> str:
     """Name the text encoding of a CSV export, or raise if it is none we accept."""
     if data.startswith(b"\xef\xbb\xbf"):
-        return "utf-8-sig"
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return "utf-16"
-    try:
-        data.decode("utf-8")
-        return "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
+        candidates = ("utf-8-sig",)
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        candidates = ("utf-16",)
+    else:
         # GB18030 is a superset of GBK and GB2312, the encodings of Chinese Windows exports.
-        data.decode("gb18030")
-        return "gb18030"
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"byte {exc.start}") from exc
+        # Chinese text in GB18030 is almost never valid UTF-8, so UTF-8 is tried first.
+        candidates = ("utf-8", "gb18030")
+    first_error = None
+    for encoding in candidates:
+        try:
+            data.decode(encoding)
+            return encoding
+        except UnicodeDecodeError as exc:
+            first_error = first_error or exc
+    raise ValueError(f"byte {first_error.start}")
 
 
 def find_input_files(input_dir: Path, stem: str) -> list[Path]:

@@ -105,9 +105,9 @@ select
     sum(level_qualified_teachers)::double as qualified_teachers,
     sum(level_backbone_teachers)::double as backbone_teachers,
     sum(level_pe_arts_teachers)::double as pe_arts_teachers,
-    sum(teaching_area_m2 * facility_share) as teaching_area_m2,
-    sum(sports_area_m2 * facility_share) as sports_area_m2,
-    sum(equipment_value_yuan * facility_share) as equipment_value_yuan,
-    sum(multimedia_classrooms * facility_share) as multimedia_rooms
+    sum(teaching_area_m2 * facility_share order by school_id) as teaching_area_m2,
+    sum(sports_area_m2 * facility_share order by school_id) as sports_area_m2,
+    sum(equipment_value_yuan * facility_share order by school_id) as equipment_value_yuan,
+    sum(multimedia_classrooms * facility_share order by school_id) as multimedia_rooms
 from sections
 group by year, province_code, unit_school_id, level

@@ -20,7 +20,9 @@ county as (
         any_value(county_name) as county_name,
         sum(students) as students,
         count(*) as units,
-        sum(students * value) / sum(students) as county_value
+        -- ordered sums: floating-point addition is not associative, and a fixed order makes
+        -- reruns give the same bits whatever the thread schedule
+        sum(students * value order by school_id) / sum(students) as county_value
     from v
     group by all
 ),
@@ -28,7 +30,7 @@ county as (
 deviation as (
     select
         year, province_code, county_code, level, indicator,
-        sum(v.students * (v.value - c.county_value) ^ 2) as weighted_squared_deviation
+        sum(v.students * (v.value - c.county_value) ^ 2 order by v.school_id) as weighted_squared_deviation
     from v
     join county c using (year, province_code, county_code, level, indicator)
     group by all

@@ -1,0 +1,87 @@
+"""Shared helpers: build school rows by hand and run the real steps on them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+from junheng import steps, warehouse
+from junheng.contract import SCHOOL_COLUMNS
+from junheng.ingest import RAW_META_COLUMNS
+from junheng.policy import Policy
+
+YEAR = 2024
+COUNTY = "520102"
+
+
+def school(school_id: str, school_type: str = "小学", *, primary: int = 0, junior: int = 0, senior: int = 0,
+           county: str = COUNTY, **over) -> dict:
+    """A school row that meets every threshold comfortably unless told otherwise.
+
+    Teachers and facilities are sized from the students so each indicator is well above
+    its threshold; pass keyword arguments (contract column names) to set any value.
+    """
+    students = primary + junior + senior
+    row = {
+        "year": YEAR, "school_id": school_id, "school_name": f"学校{school_id}", "province": "贵州省",
+        "prefecture": "贵阳市", "county_code": county, "county_name": "测试县", "school_type": school_type,
+        "ownership": "公办", "location": "城区", "parent_school_id": None, "boarding": "否",
+        "primary_students": primary, "junior_students": junior, "senior_students": senior,
+        "primary_classes": max(1, primary // 40) if primary else 0, "junior_classes": max(1, junior // 40) if junior else 0,
+        "primary_max_class_size": 40 if primary else None, "junior_max_class_size": 45 if junior else None,
+        "primary_teachers": primary // 10, "junior_teachers": junior // 8,
+        "primary_teachers_above_qual": primary // 15, "junior_teachers_above_qual": junior // 12,
+        "primary_backbone_teachers": primary // 50, "junior_backbone_teachers": junior // 50,
+        "primary_pe_arts_teachers": primary // 50, "junior_pe_arts_teachers": junior // 50,
+        "teaching_aux_area_m2": students * 8.0, "indoor_sports_area_m2": 0.0,
+        "sports_ground_area_m2": students * 12.0, "equipment_value_10k_yuan": students * 0.3,
+        "multimedia_classrooms": max(1, students // 30), "music_rooms": 1, "art_rooms": 1,
+        "music_room_min_area_m2": 100.0, "art_room_min_area_m2": 95.0,
+        "books": students * 30, "computers": students // 10, "teachers_mid_senior_title": students // 30,
+    }
+    row.update(over)
+    return row
+
+
+def raw_frame(rows: list[dict], source: str = "test.csv") -> pl.DataFrame:
+    """Rows as the raw layer holds them: every value text, with file and row number."""
+    data = {c.name: [None if r.get(c.name) is None else str(r[c.name]) for r in rows] for c in SCHOOL_COLUMNS}
+    frame = pl.DataFrame(data, schema={c.name: pl.String for c in SCHOOL_COLUMNS})
+    meta = pl.DataFrame({
+        "source_file": [source] * len(rows), "source_sheet": [None] * len(rows),
+        "source_row": list(range(2, len(rows) + 2)), "source_missing_columns": [""] * len(rows),
+        "extra_columns": [None] * len(rows),
+    }, schema={"source_file": pl.String, "source_sheet": pl.String, "source_row": pl.Int64,
+               "source_missing_columns": pl.String, "extra_columns": pl.String})
+    return pl.concat([meta, frame], how="horizontal").select(list(RAW_META_COLUMNS) + [c.name for c in SCHOOL_COLUMNS])
+
+
+@pytest.fixture
+def assess(tmp_path: Path):
+    """Run staging, policy and every SQL model on hand-made rows; returns the connection."""
+    opened: list[duckdb.DuckDBPyConnection] = []
+
+    def _run(rows: list[dict], policy: Policy | None = None) -> duckdb.DuckDBPyConnection:
+        con = duckdb.connect(str(tmp_path / f"w{len(opened)}.duckdb"))
+        opened.append(con)
+        warehouse.replace_table(con, "raw_schools", raw_frame(rows))
+        steps.stage(con)
+        steps.load_policy(con, policy or Policy.load())
+        for year in steps.staged_years(con):
+            steps.build_units(con, year)
+            steps.build_school_indicators(con, year)
+            steps.build_county_cv(con, year)
+        return con
+
+    yield _run
+    for con in opened:
+        con.close()
+
+
+def one(con: duckdb.DuckDBPyConnection, sql: str):
+    rows = con.sql(sql).fetchall()
+    assert len(rows) == 1, f"expected one row from {sql!r}, got {rows}"
+    return rows[0] if len(rows[0]) > 1 else rows[0][0]

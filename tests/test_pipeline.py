@@ -1,0 +1,91 @@
+"""The whole pipeline through Dagster, on the bundled sample: outputs, contract, reruns."""
+
+import hashlib
+from pathlib import Path
+
+import polars as pl
+import pytest
+from dagster import DagsterInstance
+
+from junheng.cli import RunFailed, run_pipeline
+from junheng.contract import INDICATOR_CODES, PUBLISHED
+from junheng.paths import POLICY_DIR, SAMPLE_DIR
+
+
+def run(tmp_path: Path, input_dir: Path, name: str, warehouse: str | None = None):
+    out = tmp_path / name
+    summary = run_pipeline(input_dir, out, tmp_path / (warehouse or name) / "w.duckdb", POLICY_DIR,
+                           instance=DagsterInstance.ephemeral())
+    return out, summary
+
+
+def digests(out: Path) -> dict[str, str]:
+    return {str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(out.rglob("*.parquet"))}
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("sample")
+    return run(tmp, SAMPLE_DIR / "xlsx", "xlsx")
+
+
+def test_sample_outputs_follow_the_contract(sample_run):
+    out, summary = sample_run
+    assert summary["rows_in"] == summary["rows_staged"] + summary["rows_quarantined"]
+    for table, columns in PUBLISHED.items():
+        files = sorted((out / table).glob("year=*/part-0.parquet"))
+        assert [f.parent.name for f in files] == ["year=2022", "year=2023", "year=2024"]
+        frame = pl.read_parquet(files[-1])
+        assert frame.columns == [c.name for c in columns]
+        assert frame.height > 0
+    cv = pl.read_parquet(out / "county_cv" / "year=2024" / "part-0.parquet")
+    assert set(cv.get_column("indicator")) == set(INDICATOR_CODES)
+    assert set(cv.get_column("level")) == {"primary", "junior"}
+    assert (out / "SCHEMA.md").read_text(encoding="utf-8").count("| `") >= sum(len(c) for c in PUBLISHED.values())
+
+
+def test_sample_tells_a_story(sample_run):
+    out, _ = sample_run
+    cv = pl.read_parquet(out / "county_cv" / "year=2024" / "part-0.parquet")
+    per_county = cv.group_by("county_code").agg(pl.col("cv_meets").all().alias("ok"))
+    passing = per_county.filter("ok").height
+    assert 0 < passing < per_county.height  # some counties pass, some fail
+    schools = pl.read_parquet(out / "school_indicators" / "year=2024" / "part-0.parquet")
+    assert set(schools.get_column("unit_kind")) == {"school", "section", "teaching_point"}
+    assert schools.get_column("meets_school_standard").any() and not schools.get_column("meets_school_standard").all()
+
+
+def test_xlsx_and_gb18030_csv_give_identical_outputs_and_reruns_are_byte_identical(sample_run, tmp_path):
+    out_xlsx, _ = sample_run
+    out_csv, _ = run(tmp_path, SAMPLE_DIR / "csv", "csv")
+    assert digests(out_csv) == digests(out_xlsx)
+    again, _ = run(tmp_path, SAMPLE_DIR / "csv", "csv")  # same warehouse and output folder
+    assert digests(again) == digests(out_xlsx)
+
+
+def test_published_cv_recomputed_from_published_school_table(sample_run):
+    """county_cv agrees with an independent computation from school_indicators."""
+    out, _ = sample_run
+    schools = pl.read_parquet(out / "school_indicators" / "year=2023" / "part-0.parquet")
+    cv = pl.read_parquet(out / "county_cv" / "year=2023" / "part-0.parquet")
+    ind = "sports_area_per_student"
+    g = schools.group_by("county_code", "level").agg(
+        ((pl.col("students") * pl.col(ind)).sum() / pl.col("students").sum()).alias("xbar"),
+        pl.col("students"), pl.col(ind))
+    for row in g.iter_rows(named=True):
+        p = row["students"]
+        total = sum(p)
+        s = sum(pi / total * (xi - row["xbar"]) ** 2 for pi, xi in zip(p, row[ind])) ** 0.5
+        published = cv.filter((pl.col("county_code") == row["county_code"]) & (pl.col("level") == row["level"])
+                              & (pl.col("indicator") == ind)).get_column("cv").item()
+        assert published == pytest.approx(s / row["xbar"], rel=1e-9)
+
+
+def test_bad_file_fails_the_run_with_file_and_reason(tmp_path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "schools.csv").write_bytes(b"\xff\xfe\xfa\x81\x30 not a table")
+    with pytest.raises(RunFailed) as err:
+        run(tmp_path, inbox, "bad")
+    assert "schools.csv" in str(err.value) and "encoding" in str(err.value)
