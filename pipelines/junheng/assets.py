@@ -18,6 +18,7 @@ from dagster import (
 )
 
 from junheng import steps, warehouse
+from junheng.ingest import InputFilesError
 from junheng.publish import PUBLISHED_KEYS
 from junheng.resources import JunhengSettings, WarehouseResource
 
@@ -48,8 +49,11 @@ def _result(check: str, passed: bool, description: str, severity=AssetCheckSever
     check_specs=[_spec("raw_not_empty", asset="raw_schools", description="at least one row was read")],
 )
 def raw_schools(context: AssetExecutionContext, warehouse_db: WarehouseResource, settings: JunhengSettings):
-    with warehouse_db.get_connection() as con:
-        rows, files = steps.ingest_schools(con, settings.input_dir)
+    try:
+        with warehouse_db.get_connection() as con:
+            rows, files = steps.ingest_schools(con, settings.input_dir)
+    except (InputFilesError, FileNotFoundError) as exc:
+        raise Failure(description=str(exc)) from exc
     context.log.info(f"read {rows} rows from {len(files)} file(s)")
     return MaterializeResult(
         metadata={"rows": rows, "files": MetadataValue.json(files)},

@@ -47,7 +47,10 @@ def _failures(result) -> list[str]:
             if data.user_failure_data and data.user_failure_data.description:
                 messages.append(f"[{event.step_key}] {data.user_failure_data.description}")
             elif data.error:
-                messages.append(f"[{event.step_key}] {data.error.message.strip()}")
+                error = data.error
+                while error.cause is not None:  # the user's exception sits under Dagster's wrappers
+                    error = error.cause
+                messages.append(f"[{event.step_key}] {error.message.strip()}")
     for evaluation in result.get_asset_check_evaluations():
         if not evaluation.passed:
             messages.append(
