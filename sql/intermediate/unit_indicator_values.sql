@@ -19,13 +19,26 @@ with wide as (
     where year = getvariable('run_year')
 ),
 
+-- One row per unit × indicator: a cross join with the indicator list (dim_indicators).
 long as (
-    select * from wide
-    unpivot include nulls (value for indicator in (
-        qualified_teachers_per100, backbone_teachers_per100, pe_arts_teachers_per100,
-        teaching_area_per_student, sports_area_per_student, equipment_value_per_student,
-        multimedia_rooms_per100
-    ))
+    select
+        w.* exclude (
+            qualified_teachers_per100, backbone_teachers_per100, pe_arts_teachers_per100,
+            teaching_area_per_student, sports_area_per_student, equipment_value_per_student,
+            multimedia_rooms_per100
+        ),
+        d.indicator,
+        case d.indicator
+            when 'qualified_teachers_per100' then w.qualified_teachers_per100
+            when 'backbone_teachers_per100' then w.backbone_teachers_per100
+            when 'pe_arts_teachers_per100' then w.pe_arts_teachers_per100
+            when 'teaching_area_per_student' then w.teaching_area_per_student
+            when 'sports_area_per_student' then w.sports_area_per_student
+            when 'equipment_value_per_student' then w.equipment_value_per_student
+            when 'multimedia_rooms_per100' then w.multimedia_rooms_per100
+        end as value
+    from wide w
+    cross join dim_indicators d
 )
 
 select

@@ -1,0 +1,127 @@
+"""National-scale benchmark: one year of ~2,850 counties and ~260,000 schools.
+
+    .venv/bin/python bench/run.py [--counties 2850] [--schools 260000] [--format csv|xlsx|parquet]
+
+Generates the year (cached under bench/out/), then runs the pipeline's steps (the same
+functions the Dagster assets call) and prints wall time and peak resident memory per step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "pipelines"))
+
+from junheng import steps, warehouse  # noqa: E402
+from junheng.policy import Policy  # noqa: E402
+from junheng.sample import generate_national, write_csv_gb18030, write_xlsx  # noqa: E402
+
+OUT = ROOT / "bench" / "out"
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class PeakSampler:
+    """Samples resident memory every 10 ms while a step runs (native memory included)."""
+
+    def __init__(self):
+        self.peak = 0.0
+        self._stop = threading.Event()
+
+    def _loop(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, rss_mb())
+            time.sleep(0.01)
+
+    @contextmanager
+    def measure(self):
+        self.peak = rss_mb()
+        self._stop.clear()
+        thread = threading.Thread(target=self._loop, daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            self._stop.set()
+            thread.join()
+            self.peak = max(self.peak, rss_mb())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--counties", type=int, default=2850)
+    parser.add_argument("--schools", type=int, default=260_000)
+    parser.add_argument("--format", choices=("csv", "xlsx", "parquet"), default="csv")
+    parser.add_argument("--year", type=int, default=2024)
+    args = parser.parse_args()
+
+    inbox = OUT / f"inbox-{args.counties}-{args.schools}-{args.format}"
+    if not inbox.exists():
+        t = time.perf_counter()
+        frame = generate_national(args.year, args.counties, args.schools)
+        tmp = inbox.with_suffix(".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        if args.format == "csv":
+            write_csv_gb18030(frame, tmp / "schools.csv")
+        elif args.format == "xlsx":
+            write_xlsx(frame, tmp / "schools.xlsx", "全国规模基准数据（虚构）")
+        else:
+            tmp.mkdir(parents=True)
+            frame.write_parquet(tmp / "schools.parquet")
+        tmp.rename(inbox)
+        print(f"generated {frame.height:,} school rows in {time.perf_counter() - t:.1f} s → {inbox}")
+    db = OUT / "bench.duckdb"
+    for p in OUT.glob("bench.duckdb*"):
+        p.unlink()
+    published = OUT / "published"
+    shutil.rmtree(published, ignore_errors=True)
+
+    sampler = PeakSampler()
+    results: list[tuple[str, float, float, str]] = []
+
+    def step(name: str, fn):
+        t = time.perf_counter()
+        with sampler.measure():
+            out = fn()
+        results.append((name, time.perf_counter() - t, sampler.peak, str(out)[:60]))
+        return out
+
+    total = time.perf_counter()
+    with warehouse.locked_connection(db) as con:
+        step("ingest (file → raw_schools)", lambda: steps.ingest_schools(con, inbox)[0])
+        step("staging (validate → stg_schools)", lambda: steps.stage(con).rows_staged)
+        step("policy tables", lambda: len(steps.load_policy(con, Policy.load())))
+        step("units (school_units)", lambda: steps.build_units(con, args.year)["school_units"])
+        step("indicators (school_indicators)", lambda: steps.build_school_indicators(con, args.year)["school_indicators"])
+        step("variation coefficients (county_cv)", lambda: steps.build_county_cv(con, args.year)["county_cv"])
+        step("publish Parquet", lambda: [steps.publish(con, t, args.year, published)[1]
+                                         for t in ("school_indicators", "county_cv")])
+    wall = time.perf_counter() - total
+    peak_all = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    print(f"\nnational-scale year: {args.counties:,} counties, ~{args.schools:,} schools, input {args.format}, "
+          f"{os.cpu_count()} cores")
+    print(f"{'step':40s} {'wall s':>8s} {'peak RSS MB':>12s}  rows")
+    for name, seconds, peak, out in results:
+        print(f"{name:40s} {seconds:8.2f} {peak:12.0f}  {out}")
+    print(f"{'total':40s} {wall:8.2f} {peak_all:12.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

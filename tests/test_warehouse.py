@@ -1,0 +1,57 @@
+"""The warehouse runner: year replacement, aggregates after a write, locking."""
+
+import multiprocessing as mp
+import time
+
+import duckdb
+import pytest
+
+from junheng import warehouse
+
+
+def test_replace_year_keeps_other_years_and_is_idempotent(tmp_path):
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    select = "select getvariable('run_year')::int as year, range as i from range(10)"
+    assert warehouse.replace_year(con, "t", select, 2023) == 10
+    assert warehouse.replace_year(con, "t", select, 2024) == 10
+    assert warehouse.replace_year(con, "t", select, 2024) == 10
+    assert con.sql("select year, count(*) from t group by year order by year").fetchall() == [(2023, 10), (2024, 10)]
+
+
+def test_aggregates_see_a_large_write_on_the_same_connection(tmp_path):
+    """Regression guard: with duckdb 2.0.0 an aggregate over rows just written by a grouped
+    insert on the same connection returned count 0 (300,000 rows; fine at 100,000)."""
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    n = 300_000
+    con.sql(f"create table src as select 2024 as year, range as i, (range % 97)::int as x, 'id' || range as sid "
+            f"from range({n})")
+    select = ("select year, sid, any_value(i) as i, sum(x)::bigint as s from src "
+              "where year = getvariable('run_year') group by year, sid")
+    warehouse.replace_year(con, "big", select, 2024)
+    expected = con.sql("select count(*), sum(x) from src").fetchall()
+    assert con.sql("select count(*), sum(s) from big").fetchall() == expected
+
+
+def _hold_lock(path, seconds, ready):
+    with warehouse.locked_connection(path):
+        ready.set()
+        time.sleep(seconds)
+
+
+def test_second_writer_waits_then_is_refused_clearly(tmp_path):
+    path = tmp_path / "w.duckdb"
+    ctx = mp.get_context("spawn")
+    ready = ctx.Event()
+    holder = ctx.Process(target=_hold_lock, args=(str(path), 3.0, ready))
+    holder.start()
+    try:
+        assert ready.wait(30)
+        with pytest.raises(warehouse.WarehouseBusyError) as err:
+            with warehouse.locked_connection(path, lock_timeout=0.5):
+                pass
+        assert "另一次运行" in str(err.value) and "another run" in str(err.value)
+        # once the first run finishes, the second gets in
+        with warehouse.locked_connection(path, lock_timeout=30) as con:
+            assert con.sql("select 1").fetchall() == [(1,)]
+    finally:
+        holder.join()
