@@ -86,7 +86,7 @@ def main() -> int:
         tmp.rename(inbox)
         print(f"generated {frame.height:,} school rows in {time.perf_counter() - t:.1f} s → {inbox}")
     db = OUT / "bench.duckdb"
-    for p in OUT.glob("bench.duckdb*"):
+    for p in list(OUT.glob("bench.duckdb*")) + list(OUT.glob("dagster.duckdb*")):
         p.unlink()
     published = OUT / "published"
     shutil.rmtree(published, ignore_errors=True)
@@ -120,6 +120,18 @@ def main() -> int:
     for name, seconds, peak, out in results:
         print(f"{name:40s} {seconds:8.2f} {peak:12.0f}  {out}")
     print(f"{'total':40s} {wall:8.2f} {peak_all:12.0f}")
+
+    # The same year end to end through Dagster (in process), as `junheng run` does it.
+    from dagster import DagsterInstance
+
+    from junheng.cli import run_pipeline
+    from junheng.paths import POLICY_DIR
+
+    t = time.perf_counter()
+    with sampler.measure():
+        run_pipeline(inbox, OUT / "dagster-out", OUT / "dagster.duckdb", POLICY_DIR,
+                     instance=DagsterInstance.ephemeral())
+    print(f"{'whole run through Dagster (junheng run)':40s} {time.perf_counter() - t:8.2f} {sampler.peak:12.0f}")
     return 0
 
 

@@ -89,3 +89,12 @@ def test_bad_file_fails_the_run_with_file_and_reason(tmp_path):
     with pytest.raises(RunFailed) as err:
         run(tmp_path, inbox, "bad")
     assert "schools.csv" in str(err.value) and "encoding" in str(err.value)
+
+
+def test_committed_schema_doc_is_current():
+    from junheng.paths import PROJECT_ROOT
+    from junheng.publish import schema_doc
+
+    assert (PROJECT_ROOT / "docs" / "schema.md").read_text(encoding="utf-8") == schema_doc(), (
+        "docs/schema.md is out of date: regenerate it with "
+        "`.venv/bin/python -c 'from junheng.publish import write_schema_doc; write_schema_doc(\"docs/schema.md\")'`")

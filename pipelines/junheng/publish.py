@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from junheng.contract import PUBLISHED, OutColumn
+from junheng.contract import PUBLISHED, QUARANTINE_COLUMNS, SCHOOL_COLUMNS, OutColumn
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -74,16 +74,38 @@ def publish_year(con: duckdb.DuckDBPyConnection, table: str, year: int, out_dir:
     return path, frame.height
 
 
-def write_schema_doc(path: Path) -> None:
-    """Markdown description of every published column, in English and Chinese."""
-    lines = ["# Published tables / 发布数据表", "",
-             "Parquet, zstd, one folder per table, partitioned by year: `<table>/year=YYYY/part-0.parquet`.",
-             "Key columns hold codes; Chinese labels are in `*_name` columns.", ""]
-    for table, columns in PUBLISHED.items():
+_REQUIRED_WORDS = {
+    "always": "every row / 必填",
+    "primary": "schools with a primary level / 有小学学段的学校必填",
+    "junior": "schools with a junior level / 有初中学段的学校必填",
+    "senior": "schools with a senior level / 有高中学段的学校必填",
+    "facility": "every row except special-education schools / 除特殊教育学校外必填",
+    "optional": "may be blank / 可空",
+}
+
+
+def schema_doc() -> str:
+    """Markdown description of the input table and every published column (English and Chinese)."""
+    lines = ["# Data contract / 数据规范", "",
+             "Generated from `pipelines/junheng/contract.py`; do not edit by hand.", "",
+             "## In: the school table / 输入：学校基础数据表", "",
+             "Files named `schools*.csv|xlsx|parquet`. Headers may be the English or the Chinese names; "
+             "column order is free; other columns are kept in the raw layer.", "",
+             "| column | 中文表头 | type | required | notes |", "|---|---|---|---|---|"]
+    lines += [f"| `{c.name}` | {c.zh} | {c.kind} | {_REQUIRED_WORDS[c.required]} | {c.description} |"
+              for c in SCHOOL_COLUMNS]
+    lines += ["", "# Published tables / 发布数据表", "",
+              "Parquet, zstd, one folder per table, partitioned by year: `<table>/year=YYYY/part-0.parquet`.",
+              "Key columns hold codes; Chinese labels are in `*_name` columns.", ""]
+    for table, columns in {**PUBLISHED, "quarantine (quarantine_report.xlsx)": QUARANTINE_COLUMNS}.items():
         lines += [f"## `{table}`", "", "| column | type | description | 说明 |", "|---|---|---|---|"]
         lines += [f"| `{c.name}` | {c.dtype} | {c.en} | {c.zh} |" for c in columns]
         lines.append("")
-    atomic_write_bytes(Path(path), "\n".join(lines).encode("utf-8"))
+    return "\n".join(lines)
+
+
+def write_schema_doc(path: Path) -> None:
+    atomic_write_bytes(Path(path), schema_doc().encode("utf-8"))
 
 
 def write_json(path: Path, payload: dict) -> None:
