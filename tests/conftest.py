@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from junheng import steps, warehouse
-from junheng.contract import SCHOOL_COLUMNS
+from junheng.contract import COUNTY_COLUMNS, SCHOOL_COLUMNS
 from junheng.ingest import RAW_META_COLUMNS
 from junheng.policy import Policy
 
@@ -46,17 +46,41 @@ def school(school_id: str, school_type: str = "小学", *, primary: int = 0, jun
     return row
 
 
-def raw_frame(rows: list[dict], source: str = "test.csv") -> pl.DataFrame:
+def raw_frame(rows: list[dict], source: str = "test.csv", columns=SCHOOL_COLUMNS) -> pl.DataFrame:
     """Rows as the raw layer holds them: every value text, with file and row number."""
-    data = {c.name: [None if r.get(c.name) is None else str(r[c.name]) for r in rows] for c in SCHOOL_COLUMNS}
-    frame = pl.DataFrame(data, schema={c.name: pl.String for c in SCHOOL_COLUMNS})
+    data = {c.name: [None if r.get(c.name) is None else str(r[c.name]) for r in rows] for c in columns}
+    frame = pl.DataFrame(data, schema={c.name: pl.String for c in columns})
     meta = pl.DataFrame({
         "source_file": [source] * len(rows), "source_sheet": [None] * len(rows),
         "source_row": list(range(2, len(rows) + 2)), "source_missing_columns": [""] * len(rows),
         "extra_columns": [None] * len(rows),
     }, schema={"source_file": pl.String, "source_sheet": pl.String, "source_row": pl.Int64,
                "source_missing_columns": pl.String, "extra_columns": pl.String})
-    return pl.concat([meta, frame], how="horizontal").select(list(RAW_META_COLUMNS) + [c.name for c in SCHOOL_COLUMNS])
+    return pl.concat([meta, frame], how="horizontal").select(list(RAW_META_COLUMNS) + [c.name for c in columns])
+
+
+def county(county_code: str = COUNTY, **over) -> dict:
+    """A county-table row on which every item passes unless told otherwise."""
+    row = {
+        "year": YEAR, "county_code": county_code, "county_name": "测试县", "province": "贵州省",
+        "layout_planning_ok": "是", "urban_rural_standards_unified": "是", "small_schools_funded_as_100": "是",
+        "special_education_funding_per_student_yuan": 6500, "teacher_avg_pay_yuan": 120000,
+        "civil_servant_avg_pay_yuan": 118000, "training_360h_completion_pct": 100,
+        "staffing_allocated_county_wide": "是", "rotation_share_pct": 12, "rotation_backbone_share_pct": 25,
+        "certified_teachers_pct": 100, "nearby_enrolment_primary_pct": 100, "nearby_enrolment_junior_pct": 97,
+        "quota_allocation_pct": 55, "migrant_children_public_pct": 96, "left_behind_care_system": "是",
+        "junior_retention_pct": 98, "disabled_enrolment_pct": 99.5, "training_budget_share_pct": 6,
+        "monitoring_min_level": 3, "monitoring_school_gap_rate": 0.1, "charters_and_ict_management": "是",
+        "teachers_use_ict": "是", "moral_education_good": "是", "full_curriculum": "是", "homework_burden_ok": "是",
+        "satisfaction_pct": 90, "basic_balance_year": 2016, "veto_exam_admission": "否",
+        "veto_illegal_school_choice": "否", "veto_key_schools_classes": "否", "evidence_note": "见附件",
+    }
+    row.update(over)
+    return row
+
+
+def county_frame(rows: list[dict]) -> pl.DataFrame:
+    return raw_frame(rows, "counties.csv", COUNTY_COLUMNS)
 
 
 @pytest.fixture
@@ -64,16 +88,19 @@ def assess(tmp_path: Path):
     """Run staging, policy and every SQL model on hand-made rows; returns the connection."""
     opened: list[duckdb.DuckDBPyConnection] = []
 
-    def _run(rows: list[dict], policy: Policy | None = None) -> duckdb.DuckDBPyConnection:
+    def _run(rows: list[dict], policy: Policy | None = None,
+             county_rows: list[dict] | None = None) -> duckdb.DuckDBPyConnection:
         con = duckdb.connect(str(tmp_path / f"w{len(opened)}.duckdb"))
         opened.append(con)
         warehouse.replace_table(con, "raw_schools", raw_frame(rows))
-        steps.stage(con)
+        warehouse.replace_table(con, "raw_counties", county_frame(county_rows or []))
+        steps.stage(con, steps.SCHOOLS)
+        steps.stage(con, steps.COUNTIES)
         steps.load_policy(con, policy or Policy.load())
         for year in steps.staged_years(con):
-            steps.build_units(con, year)
-            steps.build_school_indicators(con, year)
-            steps.build_county_cv(con, year)
+            for models in (steps.UNIT_MODELS, steps.INDICATOR_MODELS, steps.CV_MODELS, steps.ASSESSMENT_MODELS,
+                           steps.PROGRESS_MODELS):
+                steps.run_models(con, models, year)
         return con
 
     yield _run

@@ -111,7 +111,7 @@ def problems(staged):
 def test_clean_rows_are_staged_typed():
     staged = stage(ROWS)
     assert staged.rows_staged == 2 and staged.problems.height == 0
-    s = staged.schools
+    s = staged.rows
     assert s.schema["primary_students"] == pl.Int64 and s.schema["equipment_value_10k_yuan"] == pl.Float64
     # A 小学's blank junior columns are 0, a 初级中学's blank primary columns are 0.
     assert s.filter(pl.col("school_id") == "1000000001").get_column("junior_students").item() == 0
@@ -120,8 +120,8 @@ def test_clean_rows_are_staged_typed():
 def test_excel_float_codes_repaired_short_codes_rejected():
     rows = [school("1000000001.0", primary=100, county="520102.0"), school("1000000002", primary=100, county="52010")]
     staged = stage(rows)
-    assert staged.schools.get_column("county_code").to_list() == ["520102"]
-    assert staged.schools.get_column("school_id").to_list() == ["1000000001"]
+    assert staged.rows.get_column("county_code").to_list() == ["520102"]
+    assert staged.rows.get_column("school_id").to_list() == ["1000000001"]
     assert problems(staged) == {(3, "county_code", "county_code_short")}
     reason = staged.problems.get_column("reason_zh").item()
     assert "6 位" in reason and "开头的 0" in reason
@@ -149,7 +149,7 @@ def test_duplicate_school_id_quarantines_every_copy():
 def test_school_type_aliases_and_unknown_types():
     staged = stage([school("1000000001", "九年一贯制", primary=100, junior=100),
                     school("1000000002", "职业高中", primary=100)])
-    assert staged.schools.get_column("school_type").to_list() == ["九年一贯制学校"]
+    assert staged.rows.get_column("school_type").to_list() == ["九年一贯制学校"]
     assert problems(staged) == {(3, "school_type", "unknown_school_type")}
 
 

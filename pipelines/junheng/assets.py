@@ -1,9 +1,9 @@
 """Dagster assets: one per step, thin; the logic is in :mod:`junheng.steps` and ``sql/``.
 
 Unpartitioned assets read the statisticians' files (any number of years at once); the
-computation and publication are partitioned by school year.
+computation and publication are partitioned by school year. Every check is blocking: a
+failed check stops everything downstream, so nothing is published from it.
 """
-
 
 from dagster import (
     AssetCheckResult,
@@ -23,12 +23,16 @@ from junheng.publish import PUBLISHED_KEYS
 from junheng.resources import JunhengSettings, WarehouseResource
 
 FIRST_YEAR, LAST_YEAR = 2012, 2035
+school_years = StaticPartitionsDefinition([str(y) for y in range(FIRST_YEAR, LAST_YEAR + 1)])
+
+
 def _spec(name: str, asset: str, description: str) -> AssetCheckSpec:
-    # Blocking: a failed check stops everything downstream, so nothing is published from it.
     return AssetCheckSpec(name=name, asset=asset, description=description, blocking=True)
 
 
-school_years = StaticPartitionsDefinition([str(y) for y in range(FIRST_YEAR, LAST_YEAR + 1)])
+def _result(check: str, passed: bool, description: str, **meta) -> AssetCheckResult:
+    return AssetCheckResult(check_name=check, passed=bool(passed), severity=AssetCheckSeverity.ERROR,
+                            description=description, metadata=meta)
 
 
 def _duplicates(con, table: str, keys: tuple[str, ...], year: int | None = None) -> int:
@@ -37,199 +41,205 @@ def _duplicates(con, table: str, keys: tuple[str, ...], year: int | None = None)
     return int(warehouse.scalar(con, f"select count(*) from (select {k} from {table} {where} group by {k} having count(*) > 1)"))
 
 
-def _result(check: str, passed: bool, description: str, severity=AssetCheckSeverity.ERROR, **meta) -> AssetCheckResult:
-    return AssetCheckResult(check_name=check, passed=bool(passed), severity=severity,
-                            description=description, metadata=meta)
+# ---- ingest (unpartitioned) --------------------------------------------------------------------
 
 
-@asset(
-    group_name="ingest",
-    description="原始学校数据：统计人员提交的文件逐行原样入库（含文件名、行号）。"
-    " Raw school rows, every file under the input folder, kept as they came with file and row.",
-    check_specs=[_spec("raw_not_empty", asset="raw_schools", description="at least one row was read")],
-)
-def raw_schools(context: AssetExecutionContext, warehouse_db: WarehouseResource, settings: JunhengSettings):
-    try:
-        with warehouse_db.get_connection() as con:
-            rows, files = steps.ingest_schools(con, settings.input_dir)
-    except (InputFilesError, FileNotFoundError) as exc:
-        raise Failure(description=str(exc)) from exc
-    context.log.info(f"read {rows} rows from {len(files)} file(s)")
-    return MaterializeResult(
-        metadata={"rows": rows, "files": MetadataValue.json(files)},
-        check_results=[_result("raw_not_empty", rows > 0, f"{rows} rows read")],
-    )
+def _raw_asset(table: steps.InputTable, description: str):
+    check = f"raw_{table.name}_read"
 
-
-@asset(
-    group_name="ingest",
-    deps=[raw_schools],
-    description="校验后的学校数据（staging）：按数据规范转换类型；不合格的行进入隔离表 quarantine，注明文件、行、列和原因。"
-    " Typed school rows; rows that break the contract go to the quarantine table with the reason.",
-    check_specs=[
-        _spec("rows_reconcile", asset="stg_schools",
-                       description="rows in = rows staged + rows quarantined (nothing lost)"),
-        _spec("school_id_unique_per_year", asset="stg_schools",
-                       description="(year, school_id) is unique among staged rows"),
-        _spec("staged_not_empty", asset="stg_schools", description="at least one row passed validation"),
-    ],
-)
-def stg_schools(context: AssetExecutionContext, warehouse_db: WarehouseResource, settings: JunhengSettings):
-    policy = settings.policy()
-    with warehouse_db.get_connection() as con:
-        summary = steps.stage(con)
-        raw = int(warehouse.scalar(con, "select count(*) from raw_schools"))
-        staged = int(warehouse.scalar(con, "select count(*) from stg_schools"))
-        quarantined = int(warehouse.scalar(
-            con, "select count(*) from (select distinct source_file, source_sheet, source_row from quarantine)"))
-        dups = _duplicates(con, "stg_schools", ("year", "school_id"))
-    if summary.rows_quarantined and policy.national["ingest"]["on_bad_rows"] == "stop":
-        raise Failure(
-            description=f"{summary.rows_quarantined} 行数据不合格，按设置停止运行；详见隔离报告。"
-            f" / {summary.rows_quarantined} rows failed validation and the policy says stop; see the quarantine report.",
+    @asset(name=f"raw_{table.name}", group_name="ingest", description=description,
+           check_specs=[_spec(check, f"raw_{table.name}", "the files were read" +
+                              (" and hold at least one row" if table.required else ""))])
+    def _raw(context: AssetExecutionContext, warehouse_db: WarehouseResource, settings: JunhengSettings):
+        try:
+            with warehouse_db.get_connection() as con:
+                rows, files = steps.ingest(con, settings.input_dir, table)
+        except (InputFilesError, FileNotFoundError) as exc:
+            raise Failure(description=str(exc)) from exc
+        context.log.info(f"read {rows} rows from {len(files)} file(s)")
+        return MaterializeResult(
+            metadata={"rows": rows, "files": MetadataValue.json(files)},
+            check_results=[_result(check, rows > 0 or not table.required, f"{rows} rows from {len(files)} files")],
         )
-    context.log.info(f"rows in {raw}, staged {staged}, quarantined {quarantined}")
-    return MaterializeResult(
-        metadata={"rows_in": raw, "rows_staged": staged, "rows_quarantined": quarantined,
-                  "problems": summary.problems, "years": MetadataValue.json(summary.years)},
-        check_results=[
-            _result("rows_reconcile", raw == staged + quarantined,
-                    f"{raw} in = {staged} staged + {quarantined} quarantined"),
-            _result("school_id_unique_per_year", dups == 0, f"{dups} duplicated keys"),
-            _result("staged_not_empty", staged > 0, f"{staged} rows staged"),
-        ],
-    )
+
+    return _raw
+
+
+def _staged_asset(table: steps.InputTable, upstream, key: str, description: str):
+    name = f"stg_{table.name}"
+
+    @asset(name=name, group_name="ingest", deps=[upstream], description=description, check_specs=[
+        _spec(f"{name}_rows_reconcile", name, "rows in = rows staged + rows quarantined (nothing lost)"),
+        _spec(f"{name}_key_unique", name, f"(year, {key}) is unique among staged rows"),
+    ])
+    def _staged(context: AssetExecutionContext, warehouse_db: WarehouseResource, settings: JunhengSettings):
+        with warehouse_db.get_connection() as con:
+            summary = steps.stage(con, table)
+            raw = int(warehouse.scalar(con, f"select count(*) from raw_{table.name}"))
+            staged = int(warehouse.scalar(con, f"select count(*) from stg_{table.name}"))
+            quarantined = int(warehouse.scalar(con, "select count(*) from (select distinct source_file, "
+                                                    f"source_sheet, source_row from quarantine_{table.name})"))
+            dups = _duplicates(con, f"stg_{table.name}", ("year", key))
+        if summary.rows_quarantined and settings.policy().national["ingest"]["on_bad_rows"] == "stop":
+            raise Failure(
+                description=f"{summary.rows_quarantined} 行数据不合格，按设置停止运行；详见隔离报告。"
+                f" / {summary.rows_quarantined} rows failed validation and the policy says stop; "
+                "see the quarantine report.",
+            )
+        return MaterializeResult(
+            metadata={"rows_in": raw, "rows_staged": staged, "rows_quarantined": quarantined,
+                      "problems": summary.problems, "years": MetadataValue.json(summary.years)},
+            check_results=[
+                _result(f"{name}_rows_reconcile", raw == staged + quarantined,
+                        f"{raw} in = {staged} staged + {quarantined} quarantined"),
+                _result(f"{name}_key_unique", dups == 0, f"{dups} duplicated keys"),
+            ],
+        )
+
+    return _staged
+
+
+raw_schools = _raw_asset(steps.SCHOOLS, "原始学校数据：统计人员提交的文件逐行原样入库（含文件名、行号）。"
+                         " Raw school rows from every schools* file, kept as they came with file and row.")
+raw_counties = _raw_asset(steps.COUNTIES, "原始县级补充数据（政府保障、教育质量、满意度、否决项）。"
+                          " Raw county rows from every counties* file (what the statistics lack).")
+stg_schools = _staged_asset(steps.SCHOOLS, raw_schools, "school_id",
+                            "校验后的学校数据：不合格的行进入隔离表，注明文件、行、列和原因。"
+                            " Typed school rows; rows that break the contract go to the quarantine with the reason.")
+stg_counties = _staged_asset(steps.COUNTIES, raw_counties, "county_code",
+                             "校验后的县级补充数据。 Typed county rows; bad rows quarantined with the reason.")
 
 
 @asset(
     group_name="ingest",
-    deps=[stg_schools],
-    description="政策参数表：国家标准及各省覆盖值（阈值、开关、折算系数），来自 policy/*.toml。"
-    " Policy tables (thresholds, switches, split weights) for the provinces present.",
+    deps=[stg_schools, stg_counties],
+    description="政策参数表：国家标准及各省覆盖值（阈值、开关、折算系数、评估项目、阶段目标），来自 policy/。"
+    " Policy tables (thresholds, switches, split weights, items, milestones) for the provinces present.",
 )
 def policy_tables(warehouse_db: WarehouseResource, settings: JunhengSettings):
     with warehouse_db.get_connection() as con:
-        provinces = steps.load_policy(con, settings.policy())
+        provinces = steps.load_policy(con, settings.policy(), settings.policy_dir)
     return MaterializeResult(metadata={"provinces": MetadataValue.json(provinces)})
 
 
-def _year(context: AssetExecutionContext) -> int:
-    return int(context.partition_key)
+# ---- per year ----------------------------------------------------------------------------------
 
 
-@asset(
-    group_name="indicators",
-    partitions_def=school_years,
-    deps=[stg_schools, policy_tables],
-    description="评估单元：学校分学段（九年一贯制等按加权在校生分摊校舍、设备），教学点与排除规则。"
+def _year_asset(name: str, models: tuple[str, ...], deps: list, description: str, keys: tuple[str, ...],
+                group: str = "indicators", extra_checks=()):
+    """An asset that runs SQL models for one year, with not-empty and unique-key checks on
+    the table named like the asset.
+
+    ``extra_checks``: (check name, description, fn(con, year) -> (passed, text)).
+    """
+    specs = [_spec(f"{name}_not_empty", name, "the year has rows"),
+             _spec(f"{name}_keys_unique", name, f"({', '.join(keys)}) is unique")]
+    specs += [_spec(c[0], name, c[1]) for c in extra_checks]
+
+    @asset(name=name, group_name=group, partitions_def=school_years, deps=deps, description=description,
+           check_specs=specs)
+    def _compute(context: AssetExecutionContext, warehouse_db: WarehouseResource):
+        year = int(context.partition_key)
+        with warehouse_db.get_connection() as con:
+            if year not in steps.staged_years(con):
+                raise Failure(description=f"{year} 学年没有通过校验的学校数据。 / no staged school rows for {year}.")
+            counts = steps.run_models(con, models, year)
+            rows = counts[name]
+            dups = _duplicates(con, name, keys, year)
+            results = [_result(f"{name}_not_empty", rows > 0, f"{rows} rows"),
+                       _result(f"{name}_keys_unique", dups == 0, f"{dups} duplicated keys")]
+            for check, _, fn in extra_checks:
+                passed, text = fn(con, year)
+                results.append(_result(check, passed, text))
+        return MaterializeResult(metadata={f"rows_{m}": n for m, n in counts.items()}, check_results=results)
+
+    return _compute
+
+
+def _units_match(con, year):
+    units = warehouse.scalar(con, f"select count(*) from school_units where year = {year}")
+    rows = warehouse.scalar(con, f"select count(*) from school_indicators where year = {year}")
+    return units == rows, f"{rows} rows for {units} units"
+
+
+def _cv_units_reconcile(con, year):
+    in_cv = warehouse.scalar(con, f"select coalesce(sum(units), 0) from county_variation where year = {year}")
+    values = warehouse.scalar(
+        con, f"select count(*) from unit_indicator_values where year = {year} and value is not null")
+    return in_cv == values, f"{in_cv} unit values in CVs, {values} in the indicators"
+
+
+def _cv_undefined_explained(con, year):
+    n = warehouse.scalar(
+        con, f"select count(*) from county_cv where year = {year} and cv is null and cv_undefined_reason is null")
+    return n == 0, f"{n} null cv without a reason"
+
+
+def _one_scorecard_per_county(con, year):
+    counties = warehouse.scalar(con, f"select count(distinct county_code) from county_item_values where year = {year}")
+    cards = warehouse.scalar(con, f"select count(*) from county_scorecard where year = {year}")
+    return counties == cards, f"{cards} scorecards for {counties} counties"
+
+
+school_units = _year_asset(
+    "school_units", steps.UNIT_MODELS, [stg_schools, policy_tables],
+    "评估单元：学校分学段（九年一贯制等按加权在校生分摊校舍、设备），教学点与排除规则。"
     " Assessment units: school sections and teaching points, with the facility split.",
-    check_specs=[
-        _spec("units_not_empty", asset="school_units", description="the year has at least one unit"),
-        _spec("units_unique", asset="school_units", description="(school_id, level) is unique"),
-    ],
-)
-def school_units(context: AssetExecutionContext, warehouse_db: WarehouseResource):
-    year = _year(context)
-    with warehouse_db.get_connection() as con:
-        if year not in steps.staged_years(con):
-            raise Failure(description=f"{year} 学年没有通过校验的学校数据。 / no staged school rows for {year}.")
-        counts = steps.build_units(con, year)
-        dups = _duplicates(con, "school_units", ("year", "school_id", "level"), year)
-    return MaterializeResult(
-        metadata={"units": counts["school_units"], "excluded_or_merged": counts["unit_exclusions"]},
-        check_results=[
-            _result("units_not_empty", counts["school_units"] > 0, f"{counts['school_units']} units"),
-            _result("units_unique", dups == 0, f"{dups} duplicated keys"),
-        ],
-    )
-
-
-@asset(
-    group_name="indicators",
-    partitions_def=school_years,
-    deps=[school_units],
-    description="学校资源配置七项指标及达标判定（至少6项达标且其余不低于标准的85%）。"
+    ("year", "school_id", "level"))
+school_indicators = _year_asset(
+    "school_indicators", steps.INDICATOR_MODELS, [school_units],
+    "学校资源配置七项指标及达标判定（至少6项达标且其余不低于标准的85%）。"
     " The seven resource indicators per unit and the school rule (6 of 7, 85% floor).",
-    check_specs=[
-        _spec("one_row_per_unit", asset="school_indicators",
-                       description="as many rows as school_units, keys unique"),
-        _spec("indicators_met_in_range", asset="school_indicators", description="indicators_met in 0..7"),
-    ],
-)
-def school_indicators(context: AssetExecutionContext, warehouse_db: WarehouseResource):
-    year = _year(context)
-    with warehouse_db.get_connection() as con:
-        counts = steps.build_school_indicators(con, year)
-        units = int(warehouse.scalar(con, f"select count(*) from school_units where year = {year}"))
-        dups = _duplicates(con, "school_indicators", PUBLISHED_KEYS["school_indicators"], year)
-        bad = int(warehouse.scalar(
-            con, f"select count(*) from school_indicators where year = {year} and indicators_met not between 0 and 7"))
-        share = warehouse.scalar(
-            con, f"select avg(meets_school_standard::int) from school_indicators where year = {year}")
-    rows = counts["school_indicators"]
-    return MaterializeResult(
-        metadata={"units": rows, "share_meeting_standard": float(share or 0)},
-        check_results=[
-            _result("one_row_per_unit", rows == units and dups == 0, f"{rows} rows for {units} units, {dups} duplicates"),
-            _result("indicators_met_in_range", bad == 0, f"{bad} rows out of range"),
-        ],
-    )
+    PUBLISHED_KEYS["school_indicators"],
+    extra_checks=[("one_row_per_unit", "as many rows as school_units", _units_match)])
+county_variation = _year_asset(
+    "county_variation", ("county_variation",), [school_indicators],
+    "差异系数（按在校生加权，总体形式）：每县 × 学段 × 方法 × 指标。公式只写在 sql/intermediate/county_variation.sql。"
+    " The enrolment-weighted variation coefficient of every county, level, method and indicator.",
+    ("year", "county_code", "level", "method", "indicator"),
+    extra_checks=[("cv_units_reconcile", "units in the CVs equal the unit values", _cv_units_reconcile)])
+county_cv = _year_asset(
+    "county_cv", ("county_cv",), [county_variation],
+    "优质均衡14项差异系数，与 0.50（小学）/0.45（初中）比较。 The 14 CVs of quality balance against their ceilings.",
+    PUBLISHED_KEYS["county_cv"],
+    extra_checks=[("cv_undefined_explained", "every null cv carries a reason", _cv_undefined_explained)])
+county_basic_balance = _year_asset(
+    "county_basic_balance", ("county_basic_balance",), [county_variation],
+    "基本均衡（2012）：八项指标差异系数及综合差异系数（均值），与 0.65/0.55 比较。"
+    " Basic balance (2012): eight CVs, their mean as the composite, against 0.65 / 0.55.",
+    PUBLISHED_KEYS["county_basic_balance"])
+county_items = _year_asset(
+    "county_items", ("county_school_conditions", "county_item_values", "county_item_verdicts", "county_items"),
+    [county_cv, stg_counties], "县域评估全部项目：数值、标准、标准来源（国家或省）、判定及趋势。"
+    " Every item of every county: value, threshold, the rule that set it, verdict and trend.",
+    PUBLISHED_KEYS["county_items"], group="assessment")
+county_scorecard = _year_asset(
+    "county_scorecard", ("county_scorecard",), [county_items],
+    "县域优质均衡评估结论：资源配置、政府保障、教育质量、社会认可、前提条件、一票否决。"
+    " The county scorecard: each part, vetoes, status and failing items.",
+    PUBLISHED_KEYS["county_scorecard"], group="assessment",
+    extra_checks=[("one_scorecard_per_county", "one scorecard per county", _one_scorecard_per_county)])
+county_progress = _year_asset(
+    "county_progress", ("county_progress",), [county_scorecard],
+    "各县距优质均衡的差距与按当前进度的预计达标年份（2027/2030/2035）。"
+    " How far each county is, and the year it would pass at its current pace.",
+    PUBLISHED_KEYS["county_progress"], group="assessment")
+province_progress = _year_asset(
+    "province_progress", ("province_progress",), [county_scorecard],
+    "各省优质均衡县比例与下一阶段目标对比。 Share of counties at quality balance against the next milestone.",
+    PUBLISHED_KEYS["province_progress"], group="assessment")
 
 
-@asset(
-    group_name="indicators",
-    partitions_def=school_years,
-    deps=[school_indicators],
-    description="县域校际差异系数（按在校生加权）：每县 × 学段 × 指标，与 0.50（小学）/0.45（初中）比较。"
-    " Enrolment-weighted inter-school variation coefficient per county, level and indicator.",
-    check_specs=[
-        _spec("county_cv_keys_unique", asset="county_cv",
-                       description="(county_code, level, indicator) unique"),
-        _spec("county_cv_units_reconcile", asset="county_cv",
-                       description="units counted per county and level equal the units with a value"),
-        _spec("county_cv_undefined_explained", asset="county_cv",
-                       description="every null cv carries a reason"),
-    ],
-)
-def county_cv(context: AssetExecutionContext, warehouse_db: WarehouseResource):
-    year = _year(context)
-    with warehouse_db.get_connection() as con:
-        counts = steps.build_county_cv(con, year)
-        dups = _duplicates(con, "county_cv", PUBLISHED_KEYS["county_cv"], year)
-        units_cv = int(warehouse.scalar(con, f"select coalesce(sum(units), 0) from county_cv where year = {year}"))
-        units_with_value = int(warehouse.scalar(
-            con, f"select count(*) from unit_indicator_values where year = {year} and value is not null"))
-        unexplained = int(warehouse.scalar(
-            con, f"select count(*) from county_cv where year = {year} and cv is null and cv_undefined_reason is null"))
-        failing = int(warehouse.scalar(
-            con, f"select count(distinct county_code) from county_cv where year = {year} and not cv_meets"))
-    return MaterializeResult(
-        metadata={"rows": counts["county_cv"], "counties_with_a_failing_cv": failing},
-        check_results=[
-            _result("county_cv_keys_unique", dups == 0, f"{dups} duplicated keys"),
-            _result("county_cv_units_reconcile", units_cv == units_with_value,
-                    f"{units_cv} unit-indicator values in CVs, {units_with_value} in the indicators"),
-            _result("county_cv_undefined_explained", unexplained == 0, f"{unexplained} null cv without a reason"),
-        ],
-    )
-
-
-def _publish_asset(table: str, upstream, description: str):
+def _publish_asset(table: str, upstream):
     check = f"{table}_parquet_matches_warehouse"
 
-    @asset(
-        name=f"{table}_parquet",
-        group_name="publish",
-        partitions_def=school_years,
-        deps=[upstream],
-        description=description,
-        check_specs=[_spec(check, asset=f"{table}_parquet",
-                                    description="the published file reads back with the warehouse's row count")],
-    )
+    @asset(name=f"{table}_parquet", group_name="publish", partitions_def=school_years, deps=[upstream],
+           description=f"发布：{table}（Parquet，按学年分区，原子写入）。 Published {table}, one Parquet file per year.",
+           check_specs=[_spec(check, f"{table}_parquet", "the published file reads back with the warehouse's rows")])
     def _published(context: AssetExecutionContext, warehouse_db: WarehouseResource, settings: JunhengSettings):
         import polars as pl
 
-        year = _year(context)
+        year = int(context.partition_key)
         with warehouse_db.get_connection() as con:
             path, rows = steps.publish(con, table, year, settings.output_path)
             expected = int(warehouse.scalar(con, f"select count(*) from {table} where year = {year}"))
@@ -242,15 +252,11 @@ def _publish_asset(table: str, upstream, description: str):
     return _published
 
 
-school_indicators_parquet = _publish_asset(
-    "school_indicators", school_indicators,
-    "发布：school_indicators.parquet（按学年分区，原子写入）。 Published school_indicators, one Parquet file per year.",
-)
-county_cv_parquet = _publish_asset(
-    "county_cv", county_cv,
-    "发布：county_cv.parquet（按学年分区，原子写入）。 Published county_cv, one Parquet file per year.",
-)
+COMPUTE_ASSETS = [school_units, school_indicators, county_variation, county_cv, county_basic_balance,
+                  county_items, county_scorecard, county_progress, province_progress]
+_by_name = {a.key.to_user_string(): a for a in COMPUTE_ASSETS}
+PUBLISH_ASSETS = [_publish_asset(t, _by_name[t]) for t in PUBLISHED_KEYS]
 
-INGEST_ASSETS = [raw_schools, stg_schools, policy_tables]
-YEAR_ASSETS = [school_units, school_indicators, county_cv, school_indicators_parquet, county_cv_parquet]
+INGEST_ASSETS = [raw_schools, raw_counties, stg_schools, stg_counties, policy_tables]
+YEAR_ASSETS = COMPUTE_ASSETS + PUBLISH_ASSETS
 ALL_ASSETS = INGEST_ASSETS + YEAR_ASSETS

@@ -86,8 +86,10 @@ def run_pipeline(input_dir: Path, output_dir: Path, warehouse: Path, policy_dir:
                              run_config=quiet, raise_on_error=False, tags={"junheng/trigger": "cli"})
         if not result.success:
             raise RunFailed("\n".join(_failures(result)) or "ingest failed")
-        counts = result.asset_materializations_for_node("stg_schools")[0].metadata
-        counts = {k: counts[k].value for k in ("rows_in", "rows_staged", "rows_quarantined", "problems")}
+        counts = {}
+        for table in ("schools", "counties"):
+            meta = result.asset_materializations_for_node(f"stg_{table}")[0].metadata
+            counts[table] = {k: meta[k].value for k in ("rows_in", "rows_staged", "rows_quarantined", "problems")}
         with locked_connection(warehouse) as con:
             present = staged_years(con)
         todo = [y for y in present if years is None or y in years]
@@ -100,8 +102,9 @@ def run_pipeline(input_dir: Path, output_dir: Path, warehouse: Path, policy_dir:
         with locked_connection(warehouse) as con:
             report.write_quarantine_workbook(con, output_dir / "quarantine_report.xlsx")
             per_year = report.year_summary(con)
+            provinces = report.province_summary(con)
         write_schema_doc(output_dir / "SCHEMA.md")
-        summary = {**counts, "years": per_year, "input_dir": str(input_dir), "output_dir": str(output_dir),
+        summary = {**counts, "years": per_year, "provinces": provinces, "input_dir": str(input_dir), "output_dir": str(output_dir),
                    "seconds": round(time.time() - started, 1)}
         write_json(output_dir / "run_summary.json", summary)
     return summary
@@ -149,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"运行失败 / run failed: {exc}", file=sys.stderr)
         return 1
     print(report.format_summary(summary, summary["years"]))
+    print(report.format_provinces(summary["provinces"]))
     print(f"输出 outputs: {args.output}")
     return 0
 

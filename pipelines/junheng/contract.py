@@ -33,6 +33,8 @@ class Column:
     kind: Kind
     required: Required
     description: str = ""
+    max_value: float | None = None  # inclusive upper bound (percentages: 100)
+    min_value: float = 0.0
 
 
 SCHOOL_TYPES = ("小学", "初级中学", "九年一贯制学校", "完全中学", "十二年一贯制学校", "小学教学点", "特殊教育学校")
@@ -106,6 +108,71 @@ SCHOOL_COLUMNS: tuple[Column, ...] = (
 )
 SCHOOL_COLUMN_BY_NAME = {c.name: c for c in SCHOOL_COLUMNS}
 
+# ---- the county table (县级补充表): what the statistics lack ------------------------------------
+# Percentages are 0-100. Yes/no items take 是/否 (or true/false, 1/0); a blank is "no data",
+# which makes the item insufficient_data, never a pass.
+
+
+def _pct(name: str, zh: str, description: str = "") -> Column:
+    return Column(name, zh, "float", "optional", description or "percent, 0-100", max_value=100.0)
+
+
+def _yes(name: str, zh: str, description: str = "") -> Column:
+    return Column(name, zh, "bool", "optional", description or "是/否")
+
+
+COUNTY_COLUMNS: tuple[Column, ...] = (
+    Column("year", "学年", "int", "always", "school year starting in September of this year"),
+    Column("county_code", "县区代码", "code", "always", "6-digit administrative code"),
+    Column("county_name", "县区名称", "text", "optional"),
+    Column("province", "省份", "text", "optional"),
+    # government assurance (政府保障程度)
+    _yes("layout_planning_ok", "学校布局规划符合要求", "school layout planning fits national rules"),
+    _yes("urban_rural_standards_unified", "城乡学校建设编制经费装备标准统一",
+         "urban and rural standards unified (building, staffing, funding, equipment)"),
+    _yes("small_schools_funded_as_100", "不足100人的村小和教学点按100人拨付公用经费",
+         "village schools and teaching points under 100 students funded as if 100"),
+    Column("special_education_funding_per_student_yuan", "特殊教育学校生均公用经费（元）", "float", "optional",
+           "public funding per special-education student, yuan"),
+    Column("teacher_avg_pay_yuan", "教师平均工资收入（元）", "float", "optional", "teachers' average pay, yuan a year"),
+    Column("civil_servant_avg_pay_yuan", "当地公务员平均工资收入（元）", "float", "optional",
+           "local civil servants' average pay, yuan a year"),
+    _pct("training_360h_completion_pct", "教师5年360学时培训完成率（%）"),
+    _yes("staffing_allocated_county_wide", "县域内统筹分配教师编制"),
+    _pct("rotation_share_pct", "交流轮岗教师占符合条件教师比例（%）"),
+    _pct("rotation_backbone_share_pct", "交流轮岗教师中骨干教师比例（%）"),
+    _pct("certified_teachers_pct", "专任教师持证上岗率（%）"),
+    _pct("nearby_enrolment_primary_pct", "城区和镇区公办小学就近入学比例（%）"),
+    _pct("nearby_enrolment_junior_pct", "城区和镇区公办初中就近入学比例（%）"),
+    _pct("quota_allocation_pct", "优质高中招生名额分配到初中比例（%）"),
+    _pct("migrant_children_public_pct", "随迁子女在公办学校和政府购买服务的民办学校就读比例（%）"),
+    _yes("left_behind_care_system", "建立留守儿童关爱体系"),
+    # education quality (教育质量)
+    _pct("junior_retention_pct", "初中三年巩固率（%）"),
+    _pct("disabled_enrolment_pct", "残疾儿童少年入学率（%）"),
+    _pct("training_budget_share_pct", "教师培训经费占公用经费比例（%，取最低的学校）",
+         "lowest school's teacher-training share of its public-funds budget, percent"),
+    Column("monitoring_min_level", "国家义务教育质量监测最低学科水平（1-4）", "int", "optional",
+           "lowest subject level in national quality monitoring, 1 (Ⅰ) to 4 (Ⅳ)", max_value=4.0, min_value=1.0),
+    Column("monitoring_school_gap_rate", "国家义务教育质量监测校际差异率", "float", "optional",
+           "inter-school difference rate in national quality monitoring, 0-1", max_value=1.0),
+    _yes("charters_and_ict_management", "学校章程与信息化管理"),
+    _yes("teachers_use_ict", "教师能熟练运用信息化手段组织教学"),
+    _yes("moral_education_good", "德育工作和校园文化建设水平达到良好以上"),
+    _yes("full_curriculum", "课程开齐开足"),
+    _yes("homework_burden_ok", "无过重课业负担"),
+    # recognition (社会认可度)
+    _pct("satisfaction_pct", "社会认可度调查满意度（%）"),
+    # prerequisite and vetoes (前提与一票否决)
+    Column("basic_balance_year", "通过基本均衡国家认定年份", "int", "optional", "year basic balance was recognised",
+           max_value=2100.0, min_value=2000.0),
+    _yes("veto_exam_admission", "存在考试招生（一票否决）", "是 means the county admits by examination"),
+    _yes("veto_illegal_school_choice", "存在违规择校（一票否决）", "是 means illegal school choice was found"),
+    _yes("veto_key_schools_classes", "设置重点校或重点班（一票否决）", "是 means key schools or classes exist"),
+    Column("evidence_note", "佐证说明", "text", "optional", "evidence for the yes/no items"),
+)
+
+
 # Count pairs where the first may not exceed the second (a school cannot have more
 # qualified teachers than teachers).
 SUBSET_PAIRS = (
@@ -138,6 +205,21 @@ INDICATORS: tuple[Indicator, ...] = (
     Indicator("multimedia_rooms_per100", "每百名学生拥有网络多媒体教室数", "rooms / 100 students", "间/百名学生"),
 )
 INDICATOR_CODES = tuple(i.code for i in INDICATORS)
+QUALITY_METHOD, BASIC_METHOD = "quality_2017", "basic_2012"
+
+# The eight indicators of basic balance (基本均衡, 教督〔2012〕3号). Per-student and per-100
+# forms give the same CV (it is scale-free), so the per-100 forms are used for head counts.
+BASIC_INDICATORS: tuple[Indicator, ...] = (
+    Indicator("teaching_area_per_student", "生均教学及辅助用房面积", "m² / student", "平方米/生"),
+    Indicator("sports_area_per_student", "生均体育运动场馆面积", "m² / student", "平方米/生"),
+    Indicator("equipment_value_per_student", "生均教学仪器设备值", "yuan / student", "元/生"),
+    Indicator("computers_per100", "每百名学生拥有计算机台数", "computers / 100 students", "台/百名学生"),
+    Indicator("books_per_student", "生均图书册数", "books / student", "册/生"),
+    Indicator("teachers_per100", "师生比（每百名学生专任教师数）", "teachers / 100 students", "人/百名学生"),
+    Indicator("qualified_teachers_per100", "生均高于规定学历教师数（每百名学生）", "teachers / 100 students", "人/百名学生"),
+    Indicator("mid_senior_title_teachers_per100", "生均中级及以上专业技术职务教师数（每百名学生）",
+              "teachers / 100 students", "人/百名学生"),
+)
 
 
 # ---- published tables -------------------------------------------------------------------
@@ -199,7 +281,90 @@ PUBLISHED: dict[str, tuple[OutColumn, ...]] = {
     ),
 }
 
+_COUNTY_KEYS = (
+    OutColumn("year", pl.Int32(), "school year", "学年"),
+    OutColumn("province", pl.String(), "province name", "省份"),
+    OutColumn("province_code", pl.String(), "2-digit province code", "省级代码"),
+    OutColumn("county_code", pl.String(), "6-digit county code", "县区代码"),
+    OutColumn("county_name", pl.String(), "county name", "县区名称"),
+)
+
+PUBLISHED.update({
+    "county_scorecard": (
+        *_COUNTY_KEYS,
+        OutColumn("resource_ok", pl.Boolean(), "every unit meets the school rule and all 14 CVs pass; null if undecidable", "资源配置达标"),
+        OutColumn("government_ok", pl.Boolean(), "all government-assurance items pass; null where inputs are missing", "政府保障程度达标"),
+        OutColumn("quality_ok", pl.Boolean(), "all education-quality items pass; null where inputs are missing", "教育质量达标"),
+        OutColumn("recognition_ok", pl.Boolean(), "satisfaction ≥ 85%; null where missing", "社会认可度达标"),
+        OutColumn("prerequisite_ok", pl.Boolean(), "basic balance recognised ≥ 3 years earlier; null where missing", "基本均衡认定满3年"),
+        OutColumn("vetoed", pl.Boolean(), "a one-vote veto is set; null where the veto inputs are missing", "一票否决"),
+        OutColumn("status", pl.String(), "quality_balanced | not_yet | insufficient_data", "评估结论"),
+        OutColumn("units_primary", pl.Int32(), "primary assessment units", "小学评估单元数"),
+        OutColumn("units_junior", pl.Int32(), "junior assessment units", "初中评估单元数"),
+        OutColumn("units_meeting_standard_share", pl.Float64(), "share of units meeting the school rule (0-1)", "达标评估单元比例"),
+        OutColumn("worst_cv_primary", pl.Float64(), "highest of the 7 primary CVs", "小学最高差异系数"),
+        OutColumn("worst_cv_junior", pl.Float64(), "highest of the 7 junior CVs", "初中最高差异系数"),
+        OutColumn("failing_items", pl.List(pl.String()), "codes of the items that fail (see county_items)", "未达标项目"),
+        OutColumn("insufficient_items", pl.List(pl.String()), "codes of the items without data", "缺少数据的项目"),
+    ),
+    "county_items": (
+        *_COUNTY_KEYS,
+        OutColumn("area", pl.String(), "resource | government | quality | recognition | prerequisite | veto", "评估方面"),
+        OutColumn("item", pl.String(), "item code", "项目代码"),
+        OutColumn("item_name", pl.String(), "item as the official text writes it", "项目名称"),
+        OutColumn("value", pl.Float64(), "the county's value (yes/no as 1/0); null where missing", "县域数值"),
+        OutColumn("op", pl.String(), "comparison: >= <= < yes no", "比较方式"),
+        OutColumn("threshold", pl.Float64(), "threshold in force", "标准值"),
+        OutColumn("unit", pl.String(), "unit of value and threshold", "单位"),
+        OutColumn("rule", pl.String(), "rule that set the threshold: national or the province", "标准来源"),
+        OutColumn("verdict", pl.String(), "pass | fail | insufficient_data", "判定"),
+        OutColumn("slope_per_year", pl.Float64(), "trend of value per year over the years present", "年均变化"),
+        OutColumn("projected_pass_year", pl.Int32(), "year a failing item would pass at its current pace", "预计达标年份"),
+        OutColumn("trend_note", pl.String(), "passes | improving | not_improving | qualitative | one_year_only | insufficient_data", "趋势说明"),
+    ),
+    "county_progress": (
+        *_COUNTY_KEYS,
+        OutColumn("status", pl.String(), "as in county_scorecard", "评估结论"),
+        OutColumn("items_failing", pl.Int32(), "items that fail", "未达标项目数"),
+        OutColumn("items_insufficient", pl.Int32(), "items without data", "缺少数据项目数"),
+        OutColumn("projected_year", pl.Int32(), "year the county would pass at its current pace; null if never", "预计达到优质均衡年份"),
+        OutColumn("projection_note", pl.String(), "how the projection was reached, or why there is none", "预测说明"),
+        OutColumn("on_track_2027", pl.Boolean(), "passes by 2027 at the current pace", "2027年能否达标"),
+        OutColumn("on_track_2030", pl.Boolean(), "passes by 2030 at the current pace", "2030年能否达标"),
+        OutColumn("on_track_2035", pl.Boolean(), "passes by 2035 at the current pace", "2035年能否达标"),
+    ),
+    "province_progress": (
+        OutColumn("year", pl.Int32(), "school year", "学年"),
+        OutColumn("province", pl.String(), "province name", "省份"),
+        OutColumn("province_code", pl.String(), "2-digit province code", "省级代码"),
+        OutColumn("counties", pl.Int32(), "counties assessed", "县数"),
+        OutColumn("counties_quality_balanced", pl.Int32(), "counties with status quality_balanced", "达到优质均衡县数"),
+        OutColumn("counties_insufficient_data", pl.Int32(), "counties that cannot be judged", "数据不足县数"),
+        OutColumn("share_quality_balanced", pl.Float64(), "counties_quality_balanced / counties (0-1)", "优质均衡县比例"),
+        OutColumn("next_milestone_year", pl.Int32(), "year of the next share-of-counties target", "下一目标年份"),
+        OutColumn("next_milestone_target_share", pl.Float64(), "its target share (0-1)", "下一目标比例"),
+        OutColumn("next_milestone_text", pl.String(), "the target as the document words it", "目标原文"),
+        OutColumn("next_milestone_jurisdiction", pl.String(), "province code, or national when the province sets none", "目标来源"),
+        OutColumn("target_is_assumption", pl.Boolean(), "target read from 绝大多数 (default 90%, configurable)", "目标比例为假设"),
+        OutColumn("share_per_year", pl.Float64(), "change of the share per year over the years present", "年均变化"),
+        OutColumn("projected_share_at_milestone", pl.Float64(), "share expected at the milestone year at this pace", "目标年份预计比例"),
+        OutColumn("on_track", pl.Boolean(), "projected share reaches the target", "能否按期达标"),
+    ),
+    "county_basic_balance": (
+        *_COUNTY_KEYS,
+        OutColumn("level", pl.String(), "primary | junior", "学段"),
+        *[OutColumn(f"cv_{i.code}", pl.Float64(), f"CV of {i.zh}", f"{i.zh}差异系数") for i in BASIC_INDICATORS],
+        OutColumn("indicators_with_cv", pl.Int32(), "how many of the eight have a CV", "可计算指标数"),
+        OutColumn("composite_cv", pl.Float64(), "综合差异系数: plain mean of the eight; null if any is missing", "综合差异系数"),
+        OutColumn("composite_threshold", pl.Float64(), "0.65 primary, 0.55 junior (2012 method)", "综合差异系数标准"),
+        OutColumn("composite_meets", pl.Boolean(), "composite ≤ threshold", "基本均衡达标"),
+        OutColumn("units", pl.Int32(), "assessment units", "评估单元数"),
+    ),
+})
+
+
 QUARANTINE_COLUMNS: tuple[OutColumn, ...] = (
+    OutColumn("table_name", pl.String(), "schools or counties", "数据表"),
     OutColumn("source_file", pl.String(), "file the row came from", "文件"),
     OutColumn("source_sheet", pl.String(), "worksheet (Excel only)", "工作表"),
     OutColumn("source_row", pl.Int64(), "row number as a spreadsheet shows it (header rows counted)", "行号"),

@@ -113,9 +113,34 @@ class Policy:
                     "relative_tolerance": float(comp["relative_tolerance"]),
                     "near_threshold_band": float(comp["near_threshold_band"]),
                     "cv_display_decimals": int(comp["cv_display_decimals"]),
+                    **{k: v for k, v in p["government"]["school_limits"].items() if k != "combined_types"},
+                    "combined_types": list(p["government"]["school_limits"]["combined_types"]),
+                    "basic_composite_primary": float(p["basic_balance"]["composite_thresholds"]["primary"]),
+                    "basic_composite_junior": float(p["basic_balance"]["composite_thresholds"]["junior"]),
+                    "projection_horizon_years": int(p["progress"]["projection_horizon_years"]),
                 }
             )
         return pl.DataFrame(rows, schema=_PROVINCE_SCHEMA)
+
+    def item_table(self, province_codes: Iterable[str]) -> pl.DataFrame:
+        """One row per province and county item: area, name, input, comparison, threshold, rule."""
+        rows = []
+        for code in sorted(set(province_codes)):
+            for item, spec in self.for_province(code)["items"].items():
+                rows.append(
+                    {
+                        "province_code": code,
+                        "item": item,
+                        "area": spec["area"],
+                        "item_name": spec["name"],
+                        "input": spec["input"],
+                        "op": spec["op"],
+                        "threshold": float(spec["threshold"]) if "threshold" in spec else None,
+                        "unit": spec.get("unit"),
+                        "rule": self.rule_for(code, "items", item, "threshold"),
+                    }
+                )
+        return pl.DataFrame(rows, schema=_ITEM_SCHEMA)
 
     def level_threshold_table(self, province_codes: Iterable[str]) -> pl.DataFrame:
         """One row per province, level and indicator: the indicator threshold and CV ceiling."""
@@ -171,6 +196,28 @@ _PROVINCE_SCHEMA = {
     "relative_tolerance": pl.Float64,
     "near_threshold_band": pl.Float64,
     "cv_display_decimals": pl.Int64,
+    "max_school_students": pl.Int64,
+    "max_combined_school_students": pl.Int64,
+    "max_class_primary": pl.Int64,
+    "max_class_junior": pl.Int64,
+    "classes_per_special_room": pl.Int64,
+    "min_music_room_m2": pl.Float64,
+    "min_art_room_m2": pl.Float64,
+    "combined_types": pl.List(pl.String),
+    "basic_composite_primary": pl.Float64,
+    "basic_composite_junior": pl.Float64,
+    "projection_horizon_years": pl.Int64,
+}
+_ITEM_SCHEMA = {
+    "province_code": pl.String,
+    "item": pl.String,
+    "area": pl.String,
+    "item_name": pl.String,
+    "input": pl.String,
+    "op": pl.String,
+    "threshold": pl.Float64,
+    "unit": pl.String,
+    "rule": pl.String,
 }
 _THRESHOLD_SCHEMA = {
     "province_code": pl.String,

@@ -51,12 +51,13 @@ def year_summary(con: duckdb.DuckDBPyConnection) -> list[dict]:
 
 
 def format_summary(counts: dict, years: list[dict]) -> str:
-    lines = [
-        "运行摘要 / run summary",
-        f"  读入行数 rows in:          {counts['rows_in']}",
-        f"  通过校验 rows staged:      {counts['rows_staged']}",
-        f"  隔离 rows quarantined:     {counts['rows_quarantined']}  (问题 problems: {counts['problems']})",
-    ]
+    lines = ["运行摘要 / run summary"]
+    for table, zh in (("schools", "学校表"), ("counties", "县级表")):
+        c = counts[table]
+        lines.append(
+            f"  {zh} {table}: 读入 {c['rows_in']} rows in = 通过 {c['rows_staged']} staged + "
+            f"隔离 {c['rows_quarantined']} quarantined (问题 {c['problems']} problems)"
+        )
     for y in years:
         share = y["share_units_meeting_standard"]
         lines.append(
@@ -64,4 +65,51 @@ def format_summary(counts: dict, years: list[dict]) -> str:
             f"县 {y['counties']} counties, 14 项差异系数全部达标 {y['counties_all_cv_pass']} with all CVs passing"
             if share is not None else f"  {y['year']}: no units"
         )
+    return "\n".join(lines)
+
+
+def province_summary(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """Latest year per province: counties passing, the share against the next milestone, and
+    the three most common failing items."""
+    rows = con.sql(
+        """
+        with latest as (select max(year) as year from province_progress),
+        fails as (
+            select s.province_code, f.item, count(*) as counties
+            from county_scorecard s, latest, unnest(s.failing_items) as f(item)
+            where s.year = latest.year
+            group by all
+        ),
+        top as (
+            select province_code,
+                   list(item || ' (' || counties || ')' order by counties desc, item)[1:3] as top_failing
+            from fails group by all
+        )
+        select p.year, p.province, p.province_code, p.counties, p.counties_quality_balanced,
+               p.counties_insufficient_data, p.share_quality_balanced, p.next_milestone_year,
+               p.next_milestone_target_share, p.target_is_assumption, p.on_track, t.top_failing
+        from province_progress p
+        join latest on p.year = latest.year
+        left join top t on t.province_code = p.province_code
+        order by p.province_code
+        """
+    ).pl()
+    return rows.to_dicts()
+
+
+def format_provinces(provinces: list[dict]) -> str:
+    lines = ["各省进展 / provinces (最新学年 latest year)"]
+    for p in provinces:
+        target = p["next_milestone_target_share"]
+        milestone = (
+            f"目标 {p['next_milestone_year']} 年 {target:.0%}{'（假设）' if p['target_is_assumption'] else ''}"
+            f" target, {'按当前进度可达 on track' if p['on_track'] else '按当前进度难以达到 not on track'}"
+            if target is not None else "无下一阶段目标 no next milestone"
+        )
+        lines.append(
+            f"  {p['province']} {p['year']}: {p['counties_quality_balanced']}/{p['counties']} 县达到优质均衡 "
+            f"({p['share_quality_balanced']:.0%}); {milestone}"
+        )
+        if p["top_failing"]:
+            lines.append(f"    最常见未达标项目 most common failing items: {', '.join(p['top_failing'])}")
     return "\n".join(lines)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from junheng.contract import SCHOOL_COLUMNS
+from junheng.contract import COUNTY_COLUMNS, SCHOOL_COLUMNS
 
 SAMPLE_SEED = 20231
 SAMPLE_YEARS = (2022, 2023, 2024)
@@ -37,14 +37,15 @@ SAMPLE_PROVINCES = ("52", "32", "35", "65")
 
 _SYLLABLES = list("青云石清松白龙凤金银桃柳梅竹兰溪河江湖山岭川泉源平安宁和顺康乐丰盛新明光华阳南北东西")
 
-# County profiles: (quality factor, dispersion per indicator group, share of rural schools).
+# County profiles: (quality factor, dispersion per indicator group, share of rural schools,
+# whether schools keep to the building standards: class sizes, room counts, school size).
 # Dispersion is the spread of school values around the county's level; a CV is about that size.
 PROFILES = {
-    #                    quality  teachers  specialists  area   equipment  rural
-    "balanced":         (1.25,    0.16,     0.18,        0.18,  0.20,      0.35),
-    "urban_crowded":    (1.10,    0.20,     0.22,        0.62,  0.30,      0.15),
-    "rural_thin":       (1.05,    0.22,     0.66,        0.25,  0.30,      0.70),
-    "lagging":          (0.90,    0.42,     0.55,        0.50,  0.58,      0.60),
+    #                    quality  teachers  specialists  area   equipment  rural  compliant
+    "balanced":         (1.45,    0.12,     0.12,        0.12,  0.14,      0.35,  True),
+    "urban_crowded":    (1.10,    0.20,     0.22,        0.62,  0.30,      0.15,  False),
+    "rural_thin":       (1.05,    0.22,     0.66,        0.25,  0.30,      0.70,  True),
+    "lagging":          (0.90,    0.42,     0.55,        0.50,  0.58,      0.60,  False),
 }
 # Names of the sample's counties tell their profile to nobody; the order gives each province a mix.
 SAMPLE_PROFILE_CYCLE = ("balanced", "urban_crowded", "rural_thin", "balanced", "lagging")
@@ -105,7 +106,7 @@ def national_counties(counties: int = 2850, schools_per_year: int = 260_000, see
 
 def _county_schools(rng: np.random.Generator, county: County, year_index: int) -> dict[str, np.ndarray]:
     """Rows of one county in one year, as arrays of the contract's columns."""
-    quality, s_teach, s_spec, s_area, s_equip, rural_share = PROFILES[county.profile]
+    quality, s_teach, s_spec, s_area, s_equip, rural_share, compliant = PROFILES[county.profile]
     improve = 1.0 + 0.04 * year_index       # resources grow a little every year
     narrow = 0.92 ** year_index             # and school gaps narrow
     n = county.schools
@@ -118,6 +119,8 @@ def _county_schools(rng: np.random.Generator, county: County, year_index: int) -
     urban = location == "城区"
 
     size = rng.lognormal(0.0, 0.45, n) * np.where(urban, 1.6, np.where(location == "镇区", 1.0, 0.55))
+    if compliant:  # no school over 2,000 compulsory students
+        size = np.minimum(size, 1.9)
     prim = np.zeros(n); jun = np.zeros(n); sen = np.zeros(n)
     t = types
     prim = np.where(t == "小学", 650 * size, prim)
@@ -138,8 +141,8 @@ def _county_schools(rng: np.random.Generator, county: County, year_index: int) -
 
     q = quality * improve
     # Crowded urban schools are short of area; small rural schools short of specialist teachers.
-    area_bias = np.where(urban, 0.75, 1.1)
-    spec_bias = np.where(location == "乡村", 0.8, 1.1)
+    area_bias = np.where(urban, 0.75, 1.1) if not compliant else np.ones(n)
+    spec_bias = np.where(location == "乡村", 0.8, 1.1) if not compliant else np.ones(n)
 
     def teachers(students: np.ndarray, ratio: float) -> np.ndarray:
         return np.where(students > 0, np.maximum(1, np.round(students / ratio * spread(0.12))), 0).astype(np.int64)
@@ -164,6 +167,8 @@ def _county_schools(rng: np.random.Generator, county: County, year_index: int) -
     sports_ground = np.round(weighted * 9.0 * q * spread(s_area) * area_bias * np.where(jun > prim, 1.3, 1.0), 1)
     equipment = np.round(weighted * 2500 * q * spread(s_equip) * np.where(jun > prim, 1.2, 1.0) / 10000, 2)
     class_size = np.where(urban, rng.uniform(38, 47, n), rng.uniform(22, 40, n))
+    if compliant:
+        class_size = np.minimum(class_size, 36)
     p_classes = np.where(prim > 0, np.maximum(1, np.ceil(prim / class_size)), 0).astype(np.int64)
     j_classes = np.where(jun > 0, np.maximum(1, np.ceil(jun / (class_size + 2))), 0).astype(np.int64)
     s_classes = np.where(sen > 0, np.ceil(sen / 48), 0)
@@ -172,10 +177,12 @@ def _county_schools(rng: np.random.Generator, county: County, year_index: int) -
     p_max = np.where(prim > 0, np.round(np.minimum(prim, class_size + rng.integers(0, 9, n))), None)
     j_max = np.where(jun > 0, np.round(np.minimum(jun, class_size + 2 + rng.integers(0, 10, n))), None)
     classes = p_classes + j_classes
-    music = np.round(classes / 12 * rng.uniform(0.6, 1.4, n)).astype(np.int64)
-    art = np.round(classes / 12 * rng.uniform(0.6, 1.4, n)).astype(np.int64)
-    music_area = np.where(music > 0, np.round(rng.uniform(70, 130, n), 1), None)
-    art_area = np.where(art > 0, np.round(rng.uniform(70, 125, n), 1), None)
+    room_rate = rng.uniform(1.0, 1.4, n) if compliant else rng.uniform(0.6, 1.4, n)
+    music = np.ceil(classes / 12 * room_rate).astype(np.int64)
+    art = np.ceil(classes / 12 * room_rate).astype(np.int64)
+    low_m, low_a = (96, 90) if compliant else (70, 70)
+    music_area = np.where(music > 0, np.round(rng.uniform(low_m, 130, n), 1), None)
+    art_area = np.where(art > 0, np.round(rng.uniform(low_a, 125, n), 1), None)
 
     seq = np.arange(1, n + 1)
     ids = np.array([f"1{county.county_code}{i:03d}" for i in seq])
@@ -246,8 +253,76 @@ def generate_national(year: int = 2024, counties: int = 2850, schools: int = 260
     return generate(national_counties(counties, schools, seed), (year,), seed)
 
 
+# ---- the county table ------------------------------------------------------------------------
+
+# What the county forms say, by scenario, so that the sample shows every status: counties that
+# pass, fail on resources only, fail one government item, are vetoed, or lack data.
+# Balanced counties take these in turn; the others keep clean forms (they fail on resources).
+BALANCED_SCENARIOS = ("pass", "teacher_pay_short", "pass", "vetoed", "missing_forms", "pass",
+                      "provincial_rule", "pass")
+OTHER_SCENARIOS = ("clean", "clean", "recent_basic_balance", "clean", "homework_burden")
+
+
+def _county_form(county: County, year: int, y_index: int, scenario: str) -> dict:
+    row = {
+        "year": year, "county_code": county.county_code, "county_name": county.county_name,
+        "province": PROVINCES[county.province_code],
+        "layout_planning_ok": "是", "urban_rural_standards_unified": "是", "small_schools_funded_as_100": "是",
+        "special_education_funding_per_student_yuan": 6000 + 400 * y_index,
+        "teacher_avg_pay_yuan": 98000 + 3000 * y_index, "civil_servant_avg_pay_yuan": 96000 + 2500 * y_index,
+        "training_360h_completion_pct": 100, "staffing_allocated_county_wide": "是",
+        "rotation_share_pct": 11.5 + y_index, "rotation_backbone_share_pct": 22 + y_index,
+        "certified_teachers_pct": 100, "nearby_enrolment_primary_pct": 100, "nearby_enrolment_junior_pct": 96.5,
+        "quota_allocation_pct": 52 + y_index, "migrant_children_public_pct": 97.0, "left_behind_care_system": "是",
+        "junior_retention_pct": 97.5, "disabled_enrolment_pct": 99.2 + 0.2 * y_index,
+        "training_budget_share_pct": 5.5, "monitoring_min_level": 3, "monitoring_school_gap_rate": 0.12,
+        "charters_and_ict_management": "是", "teachers_use_ict": "是", "moral_education_good": "是",
+        "full_curriculum": "是", "homework_burden_ok": "是", "satisfaction_pct": 88 + y_index,
+        "basic_balance_year": 2015, "veto_exam_admission": "否", "veto_illegal_school_choice": "否",
+        "veto_key_schools_classes": "否", "evidence_note": "督导评估自评报告及佐证材料（示例）",
+    }
+    if scenario == "teacher_pay_short":  # pay below civil servants, closing slowly
+        row["teacher_avg_pay_yuan"] = round(row["civil_servant_avg_pay_yuan"] * (0.93 + 0.025 * y_index))
+    elif scenario == "vetoed":
+        row["veto_key_schools_classes"] = "是"
+        row["evidence_note"] = "存在重点班（示例）"
+    elif scenario == "missing_forms":  # survey and monitoring not yet reported
+        for key in ("satisfaction_pct", "monitoring_min_level", "monitoring_school_gap_rate"):
+            row[key] = None
+    elif scenario == "provincial_rule":  # passes the national number, not the province's
+        if county.province_code == "35":
+            row["migrant_children_public_pct"] = 90.0 + y_index
+        elif county.province_code == "65":
+            row["junior_retention_pct"] = 95.4 + 0.1 * y_index
+        else:
+            row["migrant_children_public_pct"] = 82.0 + y_index
+    elif scenario == "recent_basic_balance":
+        row["basic_balance_year"] = 2021
+    elif scenario == "homework_burden":
+        row["homework_burden_ok"] = "否"
+    return row
+
+
+def generate_county_forms(counties: list[County], years: tuple[int, ...]) -> pl.DataFrame:
+    rows, balanced_seen, other_seen = [], 0, 0
+    scenarios = {}
+    for county in counties:
+        if PROFILES[county.profile][0] == PROFILES["balanced"][0]:
+            scenarios[county.county_code] = BALANCED_SCENARIOS[balanced_seen % len(BALANCED_SCENARIOS)]
+            balanced_seen += 1
+        else:
+            scenarios[county.county_code] = OTHER_SCENARIOS[other_seen % len(OTHER_SCENARIOS)]
+            other_seen += 1
+    for y_index, year in enumerate(years):
+        for county in counties:
+            rows.append(_county_form(county, year, y_index, scenarios[county.county_code]))
+    schema = {c.name: (pl.Int64 if c.kind == "int" else pl.Float64 if c.kind == "float" else pl.String)
+              for c in COUNTY_COLUMNS}
+    return pl.DataFrame(rows, schema=schema)
+
+
 def with_chinese_headers(frame: pl.DataFrame) -> pl.DataFrame:
-    zh = {c.name: c.zh for c in SCHOOL_COLUMNS}
+    zh = {c.name: c.zh for c in SCHOOL_COLUMNS + COUNTY_COLUMNS}
     return frame.rename({k: v for k, v in zh.items() if k in frame.columns})
 
 
@@ -258,14 +333,14 @@ def write_csv_gb18030(frame: pl.DataFrame, path: Path) -> None:
     path.write_bytes(text.encode("gb18030"))
 
 
-def write_xlsx(frame: pl.DataFrame, path: Path, title: str) -> None:
+def write_xlsx(frame: pl.DataFrame, path: Path, title: str, sheet: str = "学校基本情况") -> None:
     """XLSX with a merged title row above the Chinese header, as provincial exports have."""
     import xlsxwriter
 
     path.parent.mkdir(parents=True, exist_ok=True)
     headed = with_chinese_headers(frame)
     wb = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False})
-    ws = wb.add_worksheet("学校基本情况")
+    ws = wb.add_worksheet(sheet)
     bold = wb.add_format({"bold": True, "align": "center"})
     ws.merge_range(0, 0, 0, len(headed.columns) - 1, title, bold)
     ws.write_row(1, 0, headed.columns, bold)
@@ -282,4 +357,8 @@ def write_sample(sample_dir: Path) -> pl.DataFrame:
     title = "义务教育学校基本情况（示例数据，数字均为虚构）"
     write_xlsx(frame, Path(sample_dir) / "xlsx" / "schools.xlsx", title)
     write_csv_gb18030(frame, Path(sample_dir) / "csv" / "schools.csv")
+    forms = generate_county_forms(sample_counties(), SAMPLE_YEARS)
+    write_xlsx(forms, Path(sample_dir) / "xlsx" / "counties.xlsx", "县域义务教育优质均衡补充数据（示例数据，虚构）",
+               sheet="县级补充表")
+    write_csv_gb18030(forms, Path(sample_dir) / "csv" / "counties.csv")
     return frame

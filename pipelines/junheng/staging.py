@@ -19,6 +19,7 @@ import polars as pl
 from junheng.contract import (
     BOOL_FALSE,
     BOOL_TRUE,
+    COUNTY_COLUMNS,
     LOCATIONS,
     OWNERSHIPS,
     SCHOOL_COLUMNS,
@@ -36,7 +37,7 @@ COUNTY_CODE_DIGITS = 6
 
 @dataclass
 class Staged:
-    schools: pl.DataFrame  # typed rows that passed every rule
+    rows: pl.DataFrame  # typed rows that passed every rule
     problems: pl.DataFrame  # one row per problem (quarantine)
     rows_in: int
     rows_staged: int
@@ -76,20 +77,24 @@ def _required_mask(col: Column) -> pl.Expr:
 class _Problems:
     """Collects problem frames: one line per (row, column, rule)."""
 
-    def __init__(self, frame: pl.DataFrame):
+    def __init__(self, frame: pl.DataFrame, table: str, columns: tuple[Column, ...], id_column: str | None):
         self.frame = frame
+        self.table = table
+        self.columns = {c.name: c for c in columns}
+        self.id_expr = pl.col(_p(id_column)) if id_column else pl.lit(None, pl.String)
         self.parts: list[pl.DataFrame] = []
 
     def add(self, mask: pl.Expr, column: str, rule: str, zh: str | pl.Expr, en: str | pl.Expr) -> None:
-        col = next((c for c in SCHOOL_COLUMNS if c.name == column), None)
+        col = self.columns.get(column)
         value = pl.col(column).cast(pl.String) if column in self.frame.columns else pl.lit(None, pl.String)
         part = self.frame.filter(mask).select(
             pl.col("__rid"),
+            pl.lit(self.table).alias("table_name"),
             pl.col("source_file"),
             pl.col("source_sheet"),
             pl.col("source_row"),
             pl.col(_p("year")).cast(pl.Int32).alias("year"),
-            pl.col(_p("school_id")).alias("school_id"),
+            self.id_expr.alias("school_id"),
             pl.lit(column).alias("column"),
             pl.lit(col.zh if col else column).alias("column_zh"),
             value.alias("value"),
@@ -103,7 +108,7 @@ class _Problems:
     def collect(self) -> pl.DataFrame:
         if not self.parts:
             return self.frame.head(0).select(
-                pl.col("__rid"), pl.col("source_file"), pl.col("source_sheet"), pl.col("source_row"),
+                pl.col("__rid"), pl.lit(self.table).alias("table_name"), pl.col("source_file"), pl.col("source_sheet"), pl.col("source_row"),
                 pl.lit(None, pl.Int32).alias("year"), pl.lit(None, pl.String).alias("school_id"),
                 *[pl.lit(None, pl.String).alias(n) for n in
                   ("column", "column_zh", "value", "rule", "reason_zh", "reason_en")],
@@ -112,28 +117,28 @@ class _Problems:
                                           nulls_last=True)
 
 
-def stage_schools(raw: pl.DataFrame) -> Staged:
-    """Validate and type the raw school rows. Pure function: frame in, frames out."""
-    df = raw.with_row_index("__rid")
-    type_text = pl.col("school_type")
-    df = df.with_columns(
-        _code("school_id").alias(_p("school_id")),
-        _code("county_code").alias(_p("county_code")),
-        _code("parent_school_id").alias(_p("parent_school_id")),
-        pl.coalesce(type_text.replace_strict(SCHOOL_TYPE_ALIASES, default=None), type_text)
-        .alias("__type_raw"),
-        pl.col("boarding").str.to_lowercase().alias("__boarding"),
-        *[_numeric(c.name).alias(_p(c.name)) for c in SCHOOL_COLUMNS if c.kind in ("int", "float")],
-    ).with_columns(
-        pl.when(pl.col("__type_raw").is_in(SCHOOL_TYPES)).then(pl.col("__type_raw")).alias("__type"),
-    )
-    missing_by_row = pl.col("source_missing_columns").str.split(",")
-    probs = _Problems(df)
+def _parse(raw: pl.DataFrame, columns: tuple[Column, ...]) -> pl.DataFrame:
+    """Add a parsed twin ``__v_<name>`` of every number, code and yes/no column."""
+    exprs = []
+    for c in columns:
+        if c.kind in ("int", "float"):
+            exprs.append(_numeric(c.name).alias(_p(c.name)))
+        elif c.kind == "code":
+            exprs.append(_code(c.name).alias(_p(c.name)))
+        elif c.kind == "bool":
+            low = pl.col(c.name).str.to_lowercase()
+            exprs.append(pl.when(low.is_in(BOOL_TRUE)).then(True).when(low.is_in(BOOL_FALSE)).then(False)
+                         .otherwise(None).alias(_p(c.name)))
+    return raw.with_row_index("__rid").with_columns(exprs)
 
-    for col in SCHOOL_COLUMNS:
+
+def _column_checks(probs: _Problems, columns: tuple[Column, ...], required_mask) -> None:
+    """Rules that depend on one column only: presence, numbers, ranges, yes/no, codes."""
+    missing_by_row = pl.col("source_missing_columns").str.split(",")
+    for col in columns:
         name = col.name
         blank = pl.col(name).is_null()
-        required = _required_mask(col)
+        required = required_mask(col)
         if col.required != "optional":
             absent = missing_by_row.list.contains(name)
             probs.add(
@@ -143,8 +148,8 @@ def stage_schools(raw: pl.DataFrame) -> Staged:
             )
             probs.add(
                 required & blank & ~absent, name, "required_blank",
-                f"“{col.zh}”为空，但此类学校必须填写。请填写（没有时填 0）。",
-                f"'{name}' ({col.zh}) is blank but required for this school type. Fill it in (0 if none).",
+                f"“{col.zh}”为空，但必须填写。请填写（没有时填 0）。",
+                f"'{name}' ({col.zh}) is blank but required here. Fill it in (0 if none).",
             )
         if col.kind in ("int", "float"):
             v = pl.col(_p(name))
@@ -153,26 +158,38 @@ def stage_schools(raw: pl.DataFrame) -> Staged:
                 f"“{col.zh}”应为数字，实际是文字。请改为数字。",
                 f"'{name}' ({col.zh}) must be a number but holds text. Enter a number.",
             )
-            probs.add(
-                v < 0, name, "negative",
-                f"“{col.zh}”不能为负数。请核对。", f"'{name}' ({col.zh}) cannot be negative. Check it.",
-            )
+            if name != "year":
+                probs.add(
+                    v < col.min_value, name, "below_minimum" if col.min_value else "negative",
+                    f"“{col.zh}”不能小于 {col.min_value:g}。请核对。",
+                    f"'{name}' ({col.zh}) cannot be below {col.min_value:g}. Check it.",
+                )
+            if col.max_value is not None:
+                probs.add(
+                    v > col.max_value, name, "above_maximum",
+                    f"“{col.zh}”不能大于 {col.max_value:g}（百分比请填 0-100）。请核对。",
+                    f"'{name}' ({col.zh}) cannot be above {col.max_value:g} (percentages are 0-100). Check it.",
+                )
             if col.kind == "int" and name != "year":
                 probs.add(
                     v.is_not_null() & (v != v.round(0)), name, "not_whole",
                     f"“{col.zh}”应为整数。请核对。", f"'{name}' ({col.zh}) must be a whole number. Check it.",
                 )
-            if col.required in ("primary", "junior", "senior"):
-                level_zh = {"primary": "小学", "junior": "初中", "senior": "高中"}[col.required]
-                probs.add(
-                    pl.col("__type").is_not_null() & ~required & v.is_not_null() & (v != 0), name,
-                    "level_not_taught",
-                    pl.format("办学类型为“{}”，没有{}学段，但“{}”不为 0。请核对办学类型或该数值。",
-                              pl.col("__type"), pl.lit(level_zh), pl.lit(col.zh)),
-                    pl.format("school type {} has no {} level, yet '{}' is not 0. Check the type or the value.",
-                              pl.col("__type"), pl.lit(col.required), pl.lit(name)),
-                )
+        elif col.kind == "bool":
+            probs.add(
+                ~blank & pl.col(_p(name)).is_null(), name, "not_yes_no",
+                f"“{col.zh}”只能填“是”或“否”。", f"'{name}' ({col.zh}) must be 是/否 (yes/no).",
+            )
+        elif col.kind == "code":
+            probs.add(
+                pl.col(name).str.contains(r"(?i)^[0-9.]+e[+-]?\d+$"), name, "scientific_notation",
+                f"“{col.zh}”被 Excel 显示成了科学计数法，位数已丢失。请把该列设为“文本”格式后重新导出。",
+                f"'{name}' ({col.zh}) was turned into scientific notation by Excel and has lost digits. "
+                "Format the column as text and export again.",
+            )
 
+
+def _year_and_county_checks(probs: _Problems) -> None:
     year = pl.col(_p("year"))
     probs.add(
         year.is_not_null() & ((year != year.round(0)) | (year < YEAR_RANGE[0]) | (year > YEAR_RANGE[1])),
@@ -180,14 +197,6 @@ def stage_schools(raw: pl.DataFrame) -> Staged:
         f"学年应为 {YEAR_RANGE[0]}–{YEAR_RANGE[1]} 之间的四位年份（如 2024）。",
         f"year must be a 4-digit year between {YEAR_RANGE[0]} and {YEAR_RANGE[1]} (e.g. 2024).",
     )
-    for code_col in ("school_id", "county_code", "parent_school_id"):
-        zh = next(c.zh for c in SCHOOL_COLUMNS if c.name == code_col)
-        probs.add(
-            pl.col(code_col).str.contains(r"(?i)^[0-9.]+e[+-]?\d+$"), code_col, "scientific_notation",
-            f"“{zh}”被 Excel 显示成了科学计数法，位数已丢失。请把该列设为“文本”格式后重新导出。",
-            f"'{code_col}' ({zh}) was turned into scientific notation by Excel and has lost digits. "
-            "Format the column as text and export again.",
-        )
     cc = pl.col(_p("county_code"))
     sci = pl.col("county_code").str.contains(r"(?i)e[+-]?\d+$")
     probs.add(
@@ -202,8 +211,65 @@ def stage_schools(raw: pl.DataFrame) -> Staged:
         f"县区代码应为 {COUNTY_CODE_DIGITS} 位数字（行政区划代码）。",
         f"county_code must be the {COUNTY_CODE_DIGITS}-digit administrative code.",
     )
+
+
+def _duplicate_check(probs: _Problems, key_column: str, zh: str) -> None:
+    """Every row sharing (year, key) is quarantined: which one is right cannot be known."""
+    df = probs.frame
+    key = [_p("year"), _p(key_column)]
+    where = pl.format("{}:{}", pl.col("source_file").str.split("/").list.last(), pl.col("source_row"))
+    dup = (
+        df.filter(pl.col(_p(key_column)).is_not_null() & pl.col(_p("year")).is_not_null())
+        .with_columns(where.alias("__where"))
+        .with_columns(pl.len().over(key).alias("__n"), pl.col("__where").implode().over(key).alias("__all"))
+        .filter(pl.col("__n") > 1)
+    )
+    if not dup.height:
+        return
+    probs.frame = df.join(dup.select("__rid", pl.col("__all").list.join("、").alias("__others")), on="__rid",
+                          how="left")
     probs.add(
-        pl.col("school_type").is_not_null() & pl.col("__type").is_null(), "school_type", "unknown_school_type",
+        pl.col("__others").is_not_null(), key_column, f"duplicate_{key_column}",
+        pl.format(f"同一学年中{zh}重复，出现在：{{}}。请只保留一行。", pl.col("__others")),
+        pl.format(f"the same {key_column} appears more than once in this year, at: {{}}. Keep one row.",
+                  pl.col("__others")),
+    )
+
+
+def _finish(raw: pl.DataFrame, probs: _Problems, typed) -> Staged:
+    problems = probs.collect()
+    bad = problems.select("__rid").unique()
+    good = probs.frame.join(bad, on="__rid", how="anti")
+    rows = typed(good)
+    return Staged(rows, problems.drop("__rid"), raw.height, rows.height, bad.height)
+
+
+def stage_schools(raw: pl.DataFrame) -> Staged:
+    """Validate and type the raw school rows. Pure function: frame in, frames out."""
+    type_text = pl.col("school_type")
+    df = _parse(raw, SCHOOL_COLUMNS).with_columns(
+        pl.coalesce(type_text.replace_strict(SCHOOL_TYPE_ALIASES, default=None), type_text).alias("__type_raw"),
+    ).with_columns(
+        pl.when(pl.col("__type_raw").is_in(SCHOOL_TYPES)).then(pl.col("__type_raw")).alias("__type"),
+    )
+    probs = _Problems(df, "schools", SCHOOL_COLUMNS, "school_id")
+    _column_checks(probs, SCHOOL_COLUMNS, _required_mask)
+    _year_and_county_checks(probs)
+
+    for col in SCHOOL_COLUMNS:
+        if col.required in ("primary", "junior", "senior") and col.kind in ("int", "float"):
+            v = pl.col(_p(col.name))
+            level_zh = {"primary": "小学", "junior": "初中", "senior": "高中"}[col.required]
+            probs.add(
+                pl.col("__type").is_not_null() & ~_required_mask(col) & v.is_not_null() & (v != 0), col.name,
+                "level_not_taught",
+                pl.format("办学类型为“{}”，没有{}学段，但“{}”不为 0。请核对办学类型或该数值。",
+                          pl.col("__type"), pl.lit(level_zh), pl.lit(col.zh)),
+                pl.format("school type {} has no {} level, yet '{}' is not 0. Check the type or the value.",
+                          pl.col("__type"), pl.lit(col.required), pl.lit(col.name)),
+            )
+    probs.add(
+        type_text.is_not_null() & pl.col("__type").is_null(), "school_type", "unknown_school_type",
         "无法识别的办学类型。可用：" + "、".join(SCHOOL_TYPES) + "。",
         "unknown school type. Allowed: " + ", ".join(SCHOOL_TYPES) + ".",
     )
@@ -215,15 +281,12 @@ def stage_schools(raw: pl.DataFrame) -> Staged:
         pl.col("location").is_not_null() & ~pl.col("location").is_in(LOCATIONS), "location", "unknown_location",
         "城乡类型只能是“城区”“镇区”或“乡村”。", "location must be 城区, 镇区 or 乡村.",
     )
-    probs.add(
-        pl.col("__boarding").is_not_null() & ~pl.col("__boarding").is_in(BOOL_TRUE + BOOL_FALSE),
-        "boarding", "not_yes_no", "是否寄宿制只能填“是”或“否”。", "boarding must be 是/否 (yes/no).",
-    )
+    zh_of = {c.name: c.zh for c in SCHOOL_COLUMNS}
     for part, whole in SUBSET_PAIRS:
-        zp, zw = (next(c.zh for c in SCHOOL_COLUMNS if c.name == n) for n in (part, whole))
         probs.add(
             pl.col(_p(part)) > pl.col(_p(whole)), part, "exceeds_total",
-            f"“{zp}”大于“{zw}”，不可能。请核对。", f"'{part}' ({zp}) is larger than '{whole}' ({zw}). Check both.",
+            f"“{zh_of[part]}”大于“{zh_of[whole]}”，不可能。请核对。",
+            f"'{part}' ({zh_of[part]}) is larger than '{whole}' ({zh_of[whole]}). Check both.",
         )
     for level in ("primary", "junior"):
         students, teachers = pl.col(_p(f"{level}_students")), pl.col(_p(f"{level}_teachers"))
@@ -234,64 +297,45 @@ def stage_schools(raw: pl.DataFrame) -> Staged:
             f"有{zh_level}在校生，但{zh_level}专任教师数为 0。请核对。",
             f"the school has {level} students but 0 {level} teachers. Check both.",
         )
-
-    # Duplicate school_id within a year: every occurrence is quarantined, since which one is
-    # right cannot be known; each line names the other rows.
-    key = [_p("year"), _p("school_id")]
-    where = pl.format("{}:{}", pl.col("source_file").str.split("/").list.last(), pl.col("source_row"))
-    dup = (
-        df.filter(pl.col(_p("school_id")).is_not_null() & year.is_not_null())
-        .with_columns(where.alias("__where"))
-        .with_columns(pl.len().over(key).alias("__n"), pl.col("__where").implode().over(key).alias("__all"))
-        .filter(pl.col("__n") > 1)
-    )
-    if dup.height:
-        dup_ids = dup.select("__rid", pl.col("__all").list.join("、").alias("__others"))
-        df = df.join(dup_ids, on="__rid", how="left")
-        probs.frame = df
-        probs.add(
-            pl.col("__others").is_not_null(), "school_id", "duplicate_school_id",
-            pl.format("同一学年中学校标识码重复，出现在：{}。请只保留一行。", pl.col("__others")),
-            pl.format("the same school_id appears more than once in this year, at: {}. Keep one row.",
-                      pl.col("__others")),
-        )
-
-    problems = probs.collect()
-    bad = problems.select("__rid").unique()
-    good = df.join(bad, on="__rid", how="anti")
-    schools = _typed(good)
-    quarantined = bad.height
-    return Staged(
-        schools=schools,
-        problems=problems.drop("__rid"),
-        rows_in=raw.height,
-        rows_staged=schools.height,
-        rows_quarantined=quarantined,
-    )
+    _duplicate_check(probs, "school_id", "学校标识码")
+    return _finish(raw, probs, _typed_schools)
 
 
-def _typed(df: pl.DataFrame) -> pl.DataFrame:
-    """Typed staging rows; level columns a school type does not teach become 0."""
+def stage_counties(raw: pl.DataFrame) -> Staged:
+    """Validate and type the raw county rows (the supplementary county table)."""
+    probs = _Problems(_parse(raw, COUNTY_COLUMNS), "counties", COUNTY_COLUMNS, None)
+    _column_checks(probs, COUNTY_COLUMNS, lambda col: pl.lit(col.required == "always"))
+    _year_and_county_checks(probs)
+    _duplicate_check(probs, "county_code", "县区代码")
+    return _finish(raw, probs, lambda df: _typed(df, COUNTY_COLUMNS).sort("year", "county_code"))
+
+
+def _typed(df: pl.DataFrame, columns: tuple[Column, ...], level_zero=None) -> pl.DataFrame:
     out = [pl.col("source_file"), pl.col("source_sheet"), pl.col("source_row")]
-    for col in SCHOOL_COLUMNS:
+    for col in columns:
         name = col.name
         if col.kind in ("int", "float"):
             v = pl.col(_p(name))
-            if col.required in ("primary", "junior", "senior"):
-                v = pl.when(_required_mask(col)).then(v).otherwise(pl.coalesce(v, pl.lit(0.0)))
+            if level_zero is not None:
+                v = level_zero(col, v)
             dtype = pl.Float64 if col.kind == "float" else (pl.Int32 if name == "year" else pl.Int64)
             out.append(v.cast(dtype).alias(name))
-        elif col.kind == "code":
+        elif col.kind in ("code", "bool"):
             out.append(pl.col(_p(name)).alias(name))
-        elif col.kind == "bool":
-            out.append(
-                pl.when(pl.col("__boarding").is_in(BOOL_TRUE)).then(True)
-                .when(pl.col("__boarding").is_in(BOOL_FALSE)).then(False)
-                .otherwise(None).alias(name)
-            )
         elif name == "school_type":
             out.append(pl.col("__type").alias(name))
         else:
             out.append(pl.col(name))
     out.append(pl.col(_p("county_code")).str.slice(0, 2).alias("province_code"))
-    return df.select(out).sort("year", "county_code", "school_id")
+    return df.select(out)
+
+
+def _typed_schools(df: pl.DataFrame) -> pl.DataFrame:
+    """Typed staging rows; level columns a school type does not teach become 0."""
+
+    def level_zero(col: Column, v: pl.Expr) -> pl.Expr:
+        if col.required in ("primary", "junior", "senior"):
+            return pl.when(_required_mask(col)).then(v).otherwise(pl.coalesce(v, pl.lit(0.0)))
+        return v
+
+    return _typed(df, SCHOOL_COLUMNS, level_zero).sort("year", "county_code", "school_id")

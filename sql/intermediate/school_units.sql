@@ -67,6 +67,7 @@ sections as (
         primary_teachers_above_qual as level_qualified_teachers,
         primary_backbone_teachers as level_backbone_teachers,
         primary_pe_arts_teachers as level_pe_arts_teachers,
+        primary_teachers as level_teachers,
         w_primary * primary_students / nullif(weighted_enrolment, 0) as facility_share
     from facilities
     where primary_students > 0
@@ -78,6 +79,7 @@ sections as (
         junior_teachers_above_qual,
         junior_backbone_teachers,
         junior_pe_arts_teachers,
+        junior_teachers,
         w_junior * junior_students / nullif(weighted_enrolment, 0)
     from facilities
     where junior_students > 0
@@ -108,6 +110,12 @@ select
     sum(teaching_area_m2 * facility_share order by school_id) as teaching_area_m2,
     sum(sports_area_m2 * facility_share order by school_id) as sports_area_m2,
     sum(equipment_value_yuan * facility_share order by school_id) as equipment_value_yuan,
-    sum(multimedia_classrooms * facility_share order by school_id) as multimedia_rooms
+    sum(multimedia_classrooms * facility_share order by school_id) as multimedia_rooms,
+    -- for basic balance (2012): section teachers as reported; books, computers and
+    -- mid/senior-title teachers are whole-school figures, split like the facilities
+    sum(level_teachers)::double as teachers,
+    sum(books * facility_share order by school_id) as books,
+    sum(computers * facility_share order by school_id) as computers,
+    sum(teachers_mid_senior_title * facility_share order by school_id) as mid_senior_title_teachers
 from sections
 group by year, province_code, unit_school_id, level

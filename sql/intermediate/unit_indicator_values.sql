@@ -1,43 +1,34 @@
--- The seven resource indicators of every unit, in long form (one row per unit × indicator),
--- with the threshold in force for its province and level. Both school_indicators and
--- county_cv read this, so each indicator is defined once, here.
+-- Every indicator of every unit, in long form (one row per unit × method × indicator):
+--   method quality_2017: the seven resource indicators of 优质均衡, with the threshold in force
+--   method basic_2012:   the eight indicators of 基本均衡 (no per-school threshold)
+-- school_indicators, county_variation and everything after them read this, so each
+-- indicator is defined once, here.
 --
 -- Students are > 0 for every unit (a section with no students is not a unit), so the
 -- ratios are defined whenever their inputs are.
-with wide as (
-    select
-        year, province_code, province, county_code, county_name, school_id, school_name,
-        school_type, ownership, location, level, unit_kind, students,
-        100.0 * qualified_teachers / students as qualified_teachers_per100,
-        100.0 * backbone_teachers / students as backbone_teachers_per100,
-        100.0 * pe_arts_teachers / students as pe_arts_teachers_per100,
-        teaching_area_m2 / students as teaching_area_per_student,
-        sports_area_m2 / students as sports_area_per_student,
-        equipment_value_yuan / students as equipment_value_per_student,
-        100.0 * multimedia_rooms / students as multimedia_rooms_per100
-    from school_units
-    where year = getvariable('run_year')
+with u as (
+    select * from school_units where year = getvariable('run_year')
 ),
 
--- One row per unit × indicator: a cross join with the indicator list (dim_indicators).
-long as (
+values_long as (
     select
-        w.* exclude (
-            qualified_teachers_per100, backbone_teachers_per100, pe_arts_teachers_per100,
-            teaching_area_per_student, sports_area_per_student, equipment_value_per_student,
-            multimedia_rooms_per100
-        ),
-        d.indicator,
+        u.year, u.province_code, u.province, u.county_code, u.county_name, u.school_id, u.school_name,
+        u.school_type, u.ownership, u.location, u.level, u.unit_kind, u.students,
+        d.method, d.indicator,
         case d.indicator
-            when 'qualified_teachers_per100' then w.qualified_teachers_per100
-            when 'backbone_teachers_per100' then w.backbone_teachers_per100
-            when 'pe_arts_teachers_per100' then w.pe_arts_teachers_per100
-            when 'teaching_area_per_student' then w.teaching_area_per_student
-            when 'sports_area_per_student' then w.sports_area_per_student
-            when 'equipment_value_per_student' then w.equipment_value_per_student
-            when 'multimedia_rooms_per100' then w.multimedia_rooms_per100
+            when 'qualified_teachers_per100' then 100.0 * u.qualified_teachers / u.students
+            when 'backbone_teachers_per100' then 100.0 * u.backbone_teachers / u.students
+            when 'pe_arts_teachers_per100' then 100.0 * u.pe_arts_teachers / u.students
+            when 'teaching_area_per_student' then u.teaching_area_m2 / u.students
+            when 'sports_area_per_student' then u.sports_area_m2 / u.students
+            when 'equipment_value_per_student' then u.equipment_value_yuan / u.students
+            when 'multimedia_rooms_per100' then 100.0 * u.multimedia_rooms / u.students
+            when 'computers_per100' then 100.0 * u.computers / u.students
+            when 'books_per_student' then u.books / u.students
+            when 'teachers_per100' then 100.0 * u.teachers / u.students
+            when 'mid_senior_title_teachers_per100' then 100.0 * u.mid_senior_title_teachers / u.students
         end as value
-    from wide w
+    from u
     cross join dim_indicators d
 )
 
@@ -49,7 +40,8 @@ select
     -- "以上" means the threshold itself passes; the tolerance only absorbs binary rounding.
     l.value >= t.threshold * (1 - p.relative_tolerance) as meets,
     l.value >= p.floor_share * t.threshold * (1 - p.relative_tolerance) as above_floor
-from long l
-join policy_level_thresholds t
-    on t.province_code = l.province_code and t.level = l.level and t.indicator = l.indicator
+from values_long l
 join policy_province p on p.province_code = l.province_code
+left join policy_level_thresholds t
+    on l.method = 'quality_2017'
+    and t.province_code = l.province_code and t.level = l.level and t.indicator = l.indicator

@@ -21,5 +21,5 @@ select
     end as meets_school_standard
 from unit_indicator_values v
 join policy_province p on p.province_code = v.province_code
-where v.year = getvariable('run_year')
+where v.year = getvariable('run_year') and v.method = 'quality_2017'
 group by all
