@@ -300,7 +300,8 @@ def _county_form(county: County, year: int, y_index: int, scenario: str) -> dict
         row["basic_balance_year"] = 2021
     elif scenario == "homework_burden":
         row["homework_burden_ok"] = "否"
-    return row
+    # as a form would hold them: no binary tails like 99.60000000000001
+    return {k: round(v, 2) if isinstance(v, float) else v for k, v in row.items()}
 
 
 def generate_county_forms(counties: list[County], years: tuple[int, ...]) -> pl.DataFrame:

@@ -8,7 +8,7 @@ with history as (
 
 trend as (
     select county_code, item,
-           case when count(distinct year) >= 2 then regr_slope(value, year) end as slope_per_year,
+           case when count(distinct year) >= 2 then regr_slope(value, year order by year) end as slope_per_year,
            count(*) as years_with_value
     from history
     group by all

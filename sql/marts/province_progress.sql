@@ -17,7 +17,7 @@ with by_year as (
 
 pace as (
     select province_code,
-           case when count(*) >= 2 then regr_slope(share_quality_balanced, year) end as share_per_year
+           case when count(*) >= 2 then regr_slope(share_quality_balanced, year order by year) end as share_per_year
     from by_year group by all
 ),
 
