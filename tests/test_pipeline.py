@@ -100,3 +100,31 @@ def test_committed_schema_doc_is_current():
     assert (PROJECT_ROOT / "docs" / "schema.md").read_text(encoding="utf-8") == schema_doc(), (
         "docs/schema.md is out of date: regenerate it with "
         "`.venv/bin/python -c 'from junheng.publish import write_schema_doc; write_schema_doc(\"docs/schema.md\")'`")
+
+
+def test_sample_shows_every_county_status(sample_run):
+    out, _ = sample_run
+    cards = pl.read_parquet(out / "county_scorecard" / "year=2024" / "part-0.parquet")
+    assert set(cards.get_column("status")) == {"quality_balanced", "not_yet", "insufficient_data"}
+    fails = cards.get_column("failing_items").to_list()
+    resources_only = [f for f in fails if f and all(i.startswith("R") for i in f)]
+    one_government = [f for f in fails if len(f) == 1 and f[0].startswith("G")]
+    vetoed = cards.filter(pl.col("vetoed")).height
+    assert resources_only and one_government and vetoed >= 1
+
+
+def test_published_basic_balance_composite_is_the_mean(sample_run):
+    out, _ = sample_run
+    bb = pl.read_parquet(out / "county_basic_balance" / "**" / "*.parquet")
+    cv_cols = [c for c in bb.columns if c.startswith("cv_")]
+    assert len(cv_cols) == 8 and bb.height > 0
+    mean = bb.select(pl.mean_horizontal(cv_cols)).to_series()
+    assert ((bb.get_column("composite_cv") - mean).abs() <= 0.001).all()
+
+
+def test_province_progress_published_for_each_province_and_year(sample_run):
+    out, _ = sample_run
+    pp = pl.read_parquet(out / "province_progress" / "**" / "*.parquet")
+    assert pp.height == 4 * 3
+    assert set(pp.get_column("province_code")) == {"32", "35", "52", "65"}
+    assert pp.filter(pl.col("province_code") == "32").get_column("target_is_assumption").all()
