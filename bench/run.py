@@ -23,7 +23,14 @@ sys.path.insert(0, str(ROOT / "pipelines"))
 
 from junheng import steps, warehouse  # noqa: E402
 from junheng.policy import Policy  # noqa: E402
-from junheng.sample import generate_national, write_csv_gb18030, write_xlsx  # noqa: E402
+from junheng.publish import PUBLISHED_KEYS  # noqa: E402
+from junheng.sample import (  # noqa: E402
+    generate_county_forms,
+    generate_national,
+    national_counties,
+    write_csv_gb18030,
+    write_xlsx,
+)
 
 OUT = ROOT / "bench" / "out"
 
@@ -83,6 +90,8 @@ def main() -> int:
         else:
             tmp.mkdir(parents=True)
             frame.write_parquet(tmp / "schools.parquet")
+        forms = generate_county_forms(national_counties(args.counties, args.schools), (args.year,))
+        write_csv_gb18030(forms, tmp / "counties.csv")
         tmp.rename(inbox)
         print(f"generated {frame.height:,} school rows in {time.perf_counter() - t:.1f} s → {inbox}")
     db = OUT / "bench.duckdb"
@@ -103,14 +112,18 @@ def main() -> int:
 
     total = time.perf_counter()
     with warehouse.locked_connection(db) as con:
-        step("ingest (file → raw_schools)", lambda: steps.ingest_schools(con, inbox)[0])
-        step("staging (validate → stg_schools)", lambda: steps.stage(con).rows_staged)
+        step("ingest (files → raw_schools, raw_counties)",
+             lambda: [steps.ingest(con, inbox, t)[0] for t in (steps.SCHOOLS, steps.COUNTIES)])
+        step("staging (validate → stg_*, quarantine)",
+             lambda: [steps.stage(con, t).rows_staged for t in (steps.SCHOOLS, steps.COUNTIES)])
         step("policy tables", lambda: len(steps.load_policy(con, Policy.load())))
         step("units (school_units)", lambda: steps.build_units(con, args.year)["school_units"])
         step("indicators (school_indicators)", lambda: steps.build_school_indicators(con, args.year)["school_indicators"])
-        step("variation coefficients (county_cv)", lambda: steps.build_county_cv(con, args.year)["county_cv"])
-        step("publish Parquet", lambda: [steps.publish(con, t, args.year, published)[1]
-                                         for t in ("school_indicators", "county_cv")])
+        step("variation coefficients (county_cv, basic)", lambda: steps.build_county_cv(con, args.year)["county_cv"])
+        step("county assessment (items, scorecard)", lambda: steps.build_assessment(con, args.year)["county_scorecard"])
+        step("province progress", lambda: steps.build_progress(con, args.year)["province_progress"])
+        step("publish Parquet (7 tables)", lambda: sum(steps.publish(con, t, args.year, published)[1]
+                                                      for t in PUBLISHED_KEYS))
     wall = time.perf_counter() - total
     peak_all = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 

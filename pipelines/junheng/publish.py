@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from junheng.contract import PUBLISHED, QUARANTINE_COLUMNS, SCHOOL_COLUMNS, OutColumn
+from junheng.contract import COUNTY_COLUMNS, PUBLISHED, QUARANTINE_COLUMNS, SCHOOL_COLUMNS, OutColumn
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -99,6 +99,13 @@ def schema_doc() -> str:
              "| column | 中文表头 | type | required | notes |", "|---|---|---|---|---|"]
     lines += [f"| `{c.name}` | {c.zh} | {c.kind} | {_REQUIRED_WORDS[c.required]} | {c.description} |"
               for c in SCHOOL_COLUMNS]
+    lines += ["", "## In: the county table / 输入：县级补充数据表", "",
+              "Files named `counties*.csv|xlsx|parquet`, one row per county and year: what the statistics lack. "
+              "Percentages are 0-100; yes/no items take 是/否. A blank makes its item `insufficient_data`, "
+              "never a pass. Without any county file every such item is `insufficient_data`.", "",
+              "| column | 中文表头 | type | required | notes |", "|---|---|---|---|---|"]
+    lines += [f"| `{c.name}` | {c.zh} | {c.kind} | {_REQUIRED_WORDS[c.required]} | {c.description} |"
+              for c in COUNTY_COLUMNS]
     lines += ["", "# Published tables / 发布数据表", "",
               "Parquet, zstd, one folder per table, partitioned by year: `<table>/year=YYYY/part-0.parquet`.",
               "Key columns hold codes; Chinese labels are in `*_name` columns.", ""]
