@@ -20,10 +20,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "pipelines"))
+sys.path.insert(0, str(ROOT))
 
 from junheng import steps, warehouse  # noqa: E402
 from junheng.policy import Policy  # noqa: E402
-from junheng.publish import PUBLISHED_KEYS  # noqa: E402
+from junheng.milestones import load_milestones  # noqa: E402
+from junheng.publish import PUBLISHED_KEYS, publish_reference  # noqa: E402
+from dashboards.build import build_dashboards  # noqa: E402
 from junheng.sample import (  # noqa: E402
     generate_county_forms,
     generate_national,
@@ -124,7 +127,10 @@ def main() -> int:
         step("province progress", lambda: steps.build_progress(con, args.year)["province_progress"])
         step("publish Parquet (7 tables)", lambda: sum(steps.publish(con, t, args.year, published)[1]
                                                       for t in PUBLISHED_KEYS))
+        step("publish reference tables", lambda: len(publish_reference(con, published, load_milestones()[1])))
+    step("dashboards (from the Parquet)", lambda: build_dashboards(published)["pages"])
     wall = time.perf_counter() - total
+    biggest = max((p for p in (published / "dashboards").rglob("*.html")), key=lambda p: p.stat().st_size)
     peak_all = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     print(f"\nnational-scale year: {args.counties:,} counties, ~{args.schools:,} schools, input {args.format}, "
@@ -133,6 +139,8 @@ def main() -> int:
     for name, seconds, peak, out in results:
         print(f"{name:40s} {seconds:8.2f} {peak:12.0f}  {out}")
     print(f"{'total':40s} {wall:8.2f} {peak_all:12.0f}")
+    print(f"largest dashboard page: {biggest.relative_to(published)} {biggest.stat().st_size / 1e6:.2f} MB "
+          f"(plotly.min.js, shared: {(published / 'dashboards' / 'assets' / 'plotly.min.js').stat().st_size / 1e6:.1f} MB)")
 
     # The same year end to end through Dagster (in process), as `junheng run` does it.
     from dagster import DagsterInstance

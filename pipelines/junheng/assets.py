@@ -257,6 +257,43 @@ COMPUTE_ASSETS = [school_units, school_indicators, county_variation, county_cv, 
 _by_name = {a.key.to_user_string(): a for a in COMPUTE_ASSETS}
 PUBLISH_ASSETS = [_publish_asset(t, _by_name[t]) for t in PUBLISHED_KEYS]
 
-INGEST_ASSETS = [raw_schools, raw_counties, stg_schools, stg_counties, policy_tables]
+@asset(
+    group_name="publish",
+    deps=[policy_tables],
+    description="发布：政策参照表（各省指标标准、差异系数标准、阶段目标、口径假设）。"
+    " Published reference: indicator thresholds and CV ceilings per province, milestones, assumptions.",
+)
+def reference_parquet(warehouse_db: WarehouseResource, settings: JunhengSettings):
+    from junheng.milestones import load_milestones
+    from junheng.publish import publish_reference
+
+    _, assumptions = load_milestones(settings.policy_dir)
+    with warehouse_db.get_connection() as con:
+        paths = publish_reference(con, settings.output_path, assumptions)
+    return MaterializeResult(metadata={"files": MetadataValue.json([str(p) for p in paths])})
+
+
+@asset(
+    group_name="publish",
+    deps=[reference_parquet, *PUBLISH_ASSETS],
+    description="领导看板：离线可用的静态网页（总览、各省、各县），只读取已发布的 Parquet。"
+    " Offline Plotly dashboards (index, provinces, counties), built only from the published Parquet.",
+    check_specs=[_spec("dashboards_written", "dashboards", "an index, a page per province and per county")],
+)
+def dashboards(settings: JunhengSettings):
+    from dashboards.build import build_dashboards
+
+    result = build_dashboards(settings.output_path)
+    index = settings.output_path / "dashboards" / "index.html"
+    return MaterializeResult(
+        metadata={"pages": result["pages"], "seconds": round(result["seconds"], 1),
+                  "index": MetadataValue.path(str(index))},
+        check_results=[_result("dashboards_written", index.exists() and result["pages"] > 1,
+                               f"{result['pages']} pages in {result['seconds']:.1f} s")],
+    )
+
+
+INGEST_ASSETS = [raw_schools, raw_counties, stg_schools, stg_counties, policy_tables, reference_parquet]
 YEAR_ASSETS = COMPUTE_ASSETS + PUBLISH_ASSETS
-ALL_ASSETS = INGEST_ASSETS + YEAR_ASSETS
+REPORT_ASSETS = [dashboards]
+ALL_ASSETS = INGEST_ASSETS + YEAR_ASSETS + REPORT_ASSETS

@@ -61,12 +61,13 @@ def _failures(result) -> list[str]:
 
 
 def run_pipeline(input_dir: Path, output_dir: Path, warehouse: Path, policy_dir: Path,
-                 years: list[int] | None = None, instance=None, log_level: str = "WARNING") -> dict:
+                 years: list[int] | None = None, instance=None, log_level: str = "WARNING",
+                 with_dashboards: bool = True) -> dict:
     """Run every asset (ingest once, then each year) in process. Raises RunFailed."""
     from dagster import DagsterInstance, materialize
 
     from junheng import report
-    from junheng.assets import ALL_ASSETS, INGEST_ASSETS, YEAR_ASSETS
+    from junheng.assets import ALL_ASSETS, INGEST_ASSETS, REPORT_ASSETS, YEAR_ASSETS
     from junheng.publish import write_json, write_schema_doc
     from junheng.resources import JunhengSettings, WarehouseResource
     from junheng.steps import staged_years
@@ -98,6 +99,11 @@ def run_pipeline(input_dir: Path, output_dir: Path, warehouse: Path, policy_dir:
                                  instance=instance, run_config=quiet, raise_on_error=False, tags={"junheng/trigger": "cli"})
             if not result.success:
                 raise RunFailed(f"{year}:\n" + "\n".join(_failures(result)))
+        if with_dashboards:
+            result = materialize(ALL_ASSETS, selection=REPORT_ASSETS, resources=resources, instance=instance,
+                                 run_config=quiet, raise_on_error=False, tags={"junheng/trigger": "cli"})
+            if not result.success:
+                raise RunFailed("\n".join(_failures(result)))
         output_dir.mkdir(parents=True, exist_ok=True)
         with locked_connection(warehouse) as con:
             report.write_quarantine_workbook(con, output_dir / "quarantine_report.xlsx")
@@ -154,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     print(report.format_summary(summary, summary["years"]))
     print(report.format_provinces(summary["provinces"]))
     print(f"输出 outputs: {args.output}")
+    print(f"看板 dashboards: {args.output / 'dashboards' / 'index.html'}")
     return 0
 
 

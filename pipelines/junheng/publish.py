@@ -122,3 +122,17 @@ def write_schema_doc(path: Path) -> None:
 
 def write_json(path: Path, payload: dict) -> None:
     atomic_write_bytes(Path(path), json.dumps(payload, ensure_ascii=False, indent=2, sort_keys=True).encode("utf-8"))
+
+
+def publish_reference(con: duckdb.DuckDBPyConnection, out_dir: Path, assumptions: dict) -> list[Path]:
+    """The policy behind the numbers, for readers and the dashboards: indicator thresholds and
+    CV ceilings per province, milestones, and the assumptions in force."""
+    ref = Path(out_dir) / "reference"
+    thresholds = con.sql(
+        "select province_code, level, indicator, threshold, threshold_rule, cv_threshold, cv_threshold_rule "
+        "from policy_level_thresholds order by all").pl()
+    milestones = con.sql("select * from policy_milestones order by jurisdiction, year nulls last, kind").pl()
+    atomic_write_parquet(thresholds, ref / "indicator_thresholds.parquet")
+    atomic_write_parquet(milestones, ref / "milestones.parquet")
+    write_json(ref / "assumptions.json", assumptions)
+    return [ref / "indicator_thresholds.parquet", ref / "milestones.parquet", ref / "assumptions.json"]

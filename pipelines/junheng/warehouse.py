@@ -65,7 +65,16 @@ def locked_connection(database: Path | str, lock_timeout: float = 600.0) -> Iter
         f"released within {lock_timeout:.0f} s; this run stopped. Retry when the other run has finished."
     )
     with _thread_lock, _file_lock(database.with_suffix(database.suffix + ".lock"), lock_timeout, busy):
-        con = duckdb.connect(str(database))
+        try:
+            con = duckdb.connect(str(database))
+        except duckdb.IOException as exc:
+            if "version number" not in str(exc):
+                raise
+            raise WarehouseBusyError(
+                f"数据仓库 {database} 由另一版本的 DuckDB 创建，无法打开。它只是由输入文件生成的中间数据：删除该文件后重新运行即可。"
+                f" / The warehouse {database} was written by another DuckDB version and cannot be opened. It only "
+                f"holds what the input files determine: delete it and run again. ({exc})"
+            ) from exc
         try:
             yield con
         finally:

@@ -1,0 +1,1 @@
+"""Plotly dashboards for leaders, built only from the published Parquet files."""

@@ -1,0 +1,25 @@
+// Draws every figure of a page from the JSON embedded in it, and makes tables sortable.
+(function () {
+  var config = {locale: 'zh-CN', displaylogo: false, responsive: true};
+  document.querySelectorAll('script.figure[type="application/json"]').forEach(function (node) {
+    var fig = JSON.parse(node.textContent);
+    Plotly.newPlot(node.dataset.target, fig.data, fig.layout, config);
+  });
+  document.querySelectorAll('table.sortable th').forEach(function (th, index) {
+    th.addEventListener('click', function () {
+      var table = th.closest('table'), body = table.tBodies[0];
+      var rows = Array.prototype.slice.call(body.rows);
+      var asc = th.dataset.order !== 'asc';
+      rows.sort(function (a, b) {
+        var x = a.cells[index].dataset.v || a.cells[index].textContent;
+        var y = b.cells[index].dataset.v || b.cells[index].textContent;
+        var nx = parseFloat(x), ny = parseFloat(y);
+        var c = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : x.localeCompare(y, 'zh-CN');
+        return asc ? c : -c;
+      });
+      rows.forEach(function (r) { body.appendChild(r); });
+      table.querySelectorAll('th').forEach(function (h) { delete h.dataset.order; });
+      th.dataset.order = asc ? 'asc' : 'desc';
+    });
+  });
+})();
