@@ -41,6 +41,30 @@ def _duplicates(con, table: str, keys: tuple[str, ...], year: int | None = None)
     return int(warehouse.scalar(con, f"select count(*) from (select {k} from {table} {where} group by {k} having count(*) > 1)"))
 
 
+def _expectations_spec(table: str) -> AssetCheckSpec:
+    return _spec(f"{table}_expectations", table,
+                 f"Great Expectations suite expectations/{table}.json: errors block publication, warnings are reported")
+
+
+def _expectations_result(con, table: str, settings: JunhengSettings, year: int | None = None) -> AssetCheckResult:
+    """Run the table's suite; a failed error-severity expectation fails the check (and blocks
+    everything downstream), warnings only are reported with WARN severity."""
+    from junheng import validation
+
+    out = settings.output_path
+    report = validation.validate_table(con, table, year, docs_dir=out / "data_docs")
+    validation.save_report(report, out, year)
+    if report.errors:
+        severity = AssetCheckSeverity.ERROR
+    else:
+        severity = AssetCheckSeverity.WARN
+    text = report.summary()
+    return AssetCheckResult(check_name=f"{table}_expectations", passed=not report.failures, severity=severity,
+                            description=text[:2000],
+                            metadata={"errors": len(report.errors), "warnings": len(report.warnings),
+                                      "expectations": report.evaluated})
+
+
 # ---- ingest (unpartitioned) --------------------------------------------------------------------
 
 
@@ -49,17 +73,20 @@ def _raw_asset(table: steps.InputTable, description: str):
 
     @asset(name=f"raw_{table.name}", group_name="ingest", description=description,
            check_specs=[_spec(check, f"raw_{table.name}", "the files were read" +
-                              (" and hold at least one row" if table.required else ""))])
+                              (" and hold at least one row" if table.required else "")),
+                        _expectations_spec(f"raw_{table.name}")])
     def _raw(context: AssetExecutionContext, warehouse_db: WarehouseResource, settings: JunhengSettings):
         try:
             with warehouse_db.get_connection() as con:
                 rows, files = steps.ingest(con, settings.input_dir, table)
+                expectations = _expectations_result(con, f"raw_{table.name}", settings)
         except (InputFilesError, FileNotFoundError) as exc:
             raise Failure(description=str(exc)) from exc
         context.log.info(f"read {rows} rows from {len(files)} file(s)")
         return MaterializeResult(
             metadata={"rows": rows, "files": MetadataValue.json(files)},
-            check_results=[_result(check, rows > 0 or not table.required, f"{rows} rows from {len(files)} files")],
+            check_results=[_result(check, rows > 0 or not table.required, f"{rows} rows from {len(files)} files"),
+                           expectations],
         )
 
     return _raw
@@ -71,6 +98,7 @@ def _staged_asset(table: steps.InputTable, upstream, key: str, description: str)
     @asset(name=name, group_name="ingest", deps=[upstream], description=description, check_specs=[
         _spec(f"{name}_rows_reconcile", name, "rows in = rows staged + rows quarantined (nothing lost)"),
         _spec(f"{name}_key_unique", name, f"(year, {key}) is unique among staged rows"),
+        _expectations_spec(name),
     ])
     def _staged(context: AssetExecutionContext, warehouse_db: WarehouseResource, settings: JunhengSettings):
         with warehouse_db.get_connection() as con:
@@ -80,6 +108,7 @@ def _staged_asset(table: steps.InputTable, upstream, key: str, description: str)
             quarantined = int(warehouse.scalar(con, "select count(*) from (select distinct source_file, "
                                                     f"source_sheet, source_row from quarantine_{table.name})"))
             dups = _duplicates(con, f"stg_{table.name}", ("year", key))
+            expectations = _expectations_result(con, name, settings)
         if summary.rows_quarantined and settings.policy().national["ingest"]["on_bad_rows"] == "stop":
             raise Failure(
                 description=f"{summary.rows_quarantined} 行数据不合格，按设置停止运行；详见隔离报告。"
@@ -93,6 +122,7 @@ def _staged_asset(table: steps.InputTable, upstream, key: str, description: str)
                 _result(f"{name}_rows_reconcile", raw == staged + quarantined,
                         f"{raw} in = {staged} staged + {quarantined} quarantined"),
                 _result(f"{name}_key_unique", dups == 0, f"{dups} duplicated keys"),
+                expectations,
             ],
         )
 
@@ -126,7 +156,7 @@ def policy_tables(warehouse_db: WarehouseResource, settings: JunhengSettings):
 
 
 def _year_asset(name: str, models: tuple[str, ...], deps: list, description: str, keys: tuple[str, ...],
-                group: str = "indicators", extra_checks=()):
+                group: str = "indicators", extra_checks=(), expectations: bool = False):
     """An asset that runs SQL models for one year, with not-empty and unique-key checks on
     the table named like the asset.
 
@@ -135,10 +165,12 @@ def _year_asset(name: str, models: tuple[str, ...], deps: list, description: str
     specs = [_spec(f"{name}_not_empty", name, "the year has rows"),
              _spec(f"{name}_keys_unique", name, f"({', '.join(keys)}) is unique")]
     specs += [_spec(c[0], name, c[1]) for c in extra_checks]
+    if expectations:
+        specs.append(_expectations_spec(name))
 
     @asset(name=name, group_name=group, partitions_def=school_years, deps=deps, description=description,
            check_specs=specs)
-    def _compute(context: AssetExecutionContext, warehouse_db: WarehouseResource):
+    def _compute(context: AssetExecutionContext, warehouse_db: WarehouseResource, settings: JunhengSettings):
         year = int(context.partition_key)
         with warehouse_db.get_connection() as con:
             if year not in steps.staged_years(con):
@@ -151,6 +183,8 @@ def _year_asset(name: str, models: tuple[str, ...], deps: list, description: str
             for check, _, fn in extra_checks:
                 passed, text = fn(con, year)
                 results.append(_result(check, passed, text))
+            if expectations:
+                results.append(_expectations_result(con, name, settings, year))
         return MaterializeResult(metadata={f"rows_{m}": n for m, n in counts.items()}, check_results=results)
 
     return _compute
@@ -191,7 +225,7 @@ school_indicators = _year_asset(
     "学校资源配置七项指标及达标判定（至少6项达标且其余不低于标准的85%）。"
     " The seven resource indicators per unit and the school rule (6 of 7, 85% floor).",
     PUBLISHED_KEYS["school_indicators"],
-    extra_checks=[("one_row_per_unit", "as many rows as school_units", _units_match)])
+    extra_checks=[("one_row_per_unit", "as many rows as school_units", _units_match)], expectations=True)
 county_variation = _year_asset(
     "county_variation", ("county_variation",), [school_indicators],
     "差异系数（按在校生加权，总体形式）：每县 × 学段 × 方法 × 指标。公式只写在 sql/intermediate/county_variation.sql。"
@@ -202,7 +236,8 @@ county_cv = _year_asset(
     "county_cv", ("county_cv",), [county_variation],
     "优质均衡14项差异系数，与 0.50（小学）/0.45（初中）比较。 The 14 CVs of quality balance against their ceilings.",
     PUBLISHED_KEYS["county_cv"],
-    extra_checks=[("cv_undefined_explained", "every null cv carries a reason", _cv_undefined_explained)])
+    extra_checks=[("cv_undefined_explained", "every null cv carries a reason", _cv_undefined_explained)],
+    expectations=True)
 county_basic_balance = _year_asset(
     "county_basic_balance", ("county_basic_balance",), [county_variation],
     "基本均衡（2012）：八项指标差异系数及综合差异系数（均值），与 0.65/0.55 比较。"
@@ -218,7 +253,8 @@ county_scorecard = _year_asset(
     "县域优质均衡评估结论：资源配置、政府保障、教育质量、社会认可、前提条件、一票否决。"
     " The county scorecard: each part, vetoes, status and failing items.",
     PUBLISHED_KEYS["county_scorecard"], group="assessment",
-    extra_checks=[("one_scorecard_per_county", "one scorecard per county", _one_scorecard_per_county)])
+    extra_checks=[("one_scorecard_per_county", "one scorecard per county", _one_scorecard_per_county)],
+    expectations=True)
 county_progress = _year_asset(
     "county_progress", ("county_progress",), [county_scorecard],
     "各县距优质均衡的差距与按当前进度的预计达标年份（2027/2030/2035）。"

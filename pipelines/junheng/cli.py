@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -39,6 +40,13 @@ class RunFailed(Exception):
     pass
 
 
+def _blocked(result) -> bool:
+    """A failed error-severity check blocks what is downstream of it; the run has failed."""
+    from dagster import AssetCheckSeverity
+
+    return any(not e.passed and e.severity == AssetCheckSeverity.ERROR for e in result.get_asset_check_evaluations())
+
+
 def _failures(result) -> list[str]:
     messages = []
     for event in result.all_events:
@@ -52,7 +60,7 @@ def _failures(result) -> list[str]:
                     error = error.cause
                 messages.append(f"[{event.step_key}] {error.message.strip()}")
     for evaluation in result.get_asset_check_evaluations():
-        if not evaluation.passed:
+        if not evaluation.passed and evaluation.severity.value == "ERROR":
             messages.append(
                 f"[check {evaluation.asset_key.to_user_string()}.{evaluation.check_name}] "
                 f"{evaluation.description or ''}"
@@ -66,7 +74,7 @@ def run_pipeline(input_dir: Path, output_dir: Path, warehouse: Path, policy_dir:
     """Run every asset (ingest once, then each year) in process. Raises RunFailed."""
     from dagster import DagsterInstance, materialize
 
-    from junheng import report
+    from junheng import report, validation
     from junheng.assets import ALL_ASSETS, INGEST_ASSETS, REPORT_ASSETS, YEAR_ASSETS
     from junheng.publish import write_json, write_schema_doc
     from junheng.resources import JunhengSettings, WarehouseResource
@@ -83,9 +91,10 @@ def run_pipeline(input_dir: Path, output_dir: Path, warehouse: Path, policy_dir:
         instance = DagsterInstance.get()
     started = time.time()
     with exclusive_run(warehouse):
+        shutil.rmtree(output_dir / "validation", ignore_errors=True)  # this run's reports only
         result = materialize(ALL_ASSETS, selection=INGEST_ASSETS, resources=resources, instance=instance,
                              run_config=quiet, raise_on_error=False, tags={"junheng/trigger": "cli"})
-        if not result.success:
+        if not result.success or _blocked(result):
             raise RunFailed("\n".join(_failures(result)) or "ingest failed")
         counts = {}
         for table in ("schools", "counties"):
@@ -97,16 +106,17 @@ def run_pipeline(input_dir: Path, output_dir: Path, warehouse: Path, policy_dir:
         for year in todo:
             result = materialize(ALL_ASSETS, selection=YEAR_ASSETS, partition_key=str(year), resources=resources,
                                  instance=instance, run_config=quiet, raise_on_error=False, tags={"junheng/trigger": "cli"})
-            if not result.success:
+            if not result.success or _blocked(result):
                 raise RunFailed(f"{year}:\n" + "\n".join(_failures(result)))
         if with_dashboards:
             result = materialize(ALL_ASSETS, selection=REPORT_ASSETS, resources=resources, instance=instance,
                                  run_config=quiet, raise_on_error=False, tags={"junheng/trigger": "cli"})
-            if not result.success:
+            if not result.success or _blocked(result):
                 raise RunFailed("\n".join(_failures(result)))
         output_dir.mkdir(parents=True, exist_ok=True)
         with locked_connection(warehouse) as con:
-            report.write_quarantine_workbook(con, output_dir / "quarantine_report.xlsx")
+            report.write_quarantine_workbook(con, output_dir / "quarantine_report.xlsx",
+                                             validation.saved_failures(output_dir))
             per_year = report.year_summary(con)
             provinces = report.province_summary(con)
         write_schema_doc(output_dir / "SCHEMA.md")

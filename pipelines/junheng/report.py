@@ -16,12 +16,30 @@ def quarantine_frame(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     return con.sql("select * from quarantine order by source_file, source_sheet, source_row, \"column\"").pl()
 
 
-def write_quarantine_workbook(con: duckdb.DuckDBPyConnection, path: Path) -> int:
-    """One row per problem with Chinese headers; the statistician fixes the file and reruns."""
+VALIDATION_HEADERS = {
+    "severity": "严重程度", "suite": "数据表", "year": "学年", "expectation": "检查", "column": "列名",
+    "zh": "检查内容", "en": "Expectation (English)", "unexpected_count": "不符合的行数", "rows": "不符合的行（前20行）",
+}
+SEVERITY_ZH = {"error": "错误（阻止发布）", "warning": "警告"}
+
+
+def write_quarantine_workbook(con: duckdb.DuckDBPyConnection, path: Path, validation_failures: list[dict]) -> int:
+    """Sheet 问题清单: one row per problem in the input (file, row, column, value, rule, what to do);
+    sheet 数据校验: every failed Great Expectations check, with the rows it found."""
+    import xlsxwriter
+
     frame = quarantine_frame(con)
     headed = frame.rename({c.name: c.zh for c in QUARANTINE_COLUMNS})
+    checks = pl.DataFrame(
+        [{**f, "severity": SEVERITY_ZH.get(f["severity"], f["severity"]),
+          "rows": "；".join(", ".join(f"{k}={v}" for k, v in r.items()) for r in f["rows"])}
+         for f in validation_failures],
+        schema={k: pl.Int64 if k in ("year", "unexpected_count") else pl.String for k in VALIDATION_HEADERS},
+    ).select(list(VALIDATION_HEADERS)).rename(VALIDATION_HEADERS)
     buf = io.BytesIO()
-    headed.write_excel(buf, worksheet="问题清单", autofit=True, header_format={"bold": True})
+    with xlsxwriter.Workbook(buf) as wb:
+        headed.write_excel(wb, worksheet="问题清单", autofit=True, header_format={"bold": True})
+        checks.write_excel(wb, worksheet="数据校验", autofit=True, header_format={"bold": True})
     atomic_write_bytes(Path(path), buf.getvalue())
     return frame.height
 

@@ -1,0 +1,179 @@
+"""Great Expectations suites (``expectations/*.json``) run on frames taken from DuckDB.
+
+Each suite file names its table, the key columns that identify a row to a statistician, and
+its expectations, each with a severity (``error`` blocks publication, ``warning`` is reported)
+and a Chinese and English description. Great Expectations is imported lazily: it costs seconds.
+Data Docs are written to ``<output>/data_docs``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from junheng.paths import EXPECTATIONS_DIR
+
+SEVERITY = {"error": "critical", "warning": "warning"}
+_context_lock = threading.Lock()
+_contexts: dict[str, object] = {}
+
+
+@dataclass
+class Failure:
+    suite: str
+    expectation: str
+    column: str
+    severity: str            # error | warning
+    zh: str
+    en: str
+    unexpected_count: int
+    rows: list[dict] = field(default_factory=list)   # key columns of the first offending rows
+
+    def line(self) -> str:
+        where = "；".join(", ".join(f"{k}={v}" for k, v in r.items()) for r in self.rows[:5])
+        return (f"[{self.severity}] {self.suite} · {self.expectation}({self.column}): {self.zh} / {self.en} — "
+                f"{self.unexpected_count} 行 rows" + (f": {where}" if where else ""))
+
+
+@dataclass
+class Report:
+    suite: str
+    evaluated: int
+    failures: list[Failure]
+
+    @property
+    def errors(self) -> list[Failure]:
+        return [f for f in self.failures if f.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Failure]:
+        return [f for f in self.failures if f.severity == "warning"]
+
+    def summary(self) -> str:
+        if not self.failures:
+            return f"{self.suite}: {self.evaluated} 项检查全部通过 / all {self.evaluated} expectations met"
+        return "\n".join(f.line() for f in self.failures)
+
+
+def load_suite(name: str, directory: Path = EXPECTATIONS_DIR) -> dict:
+    return json.loads((Path(directory) / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def derive(frame: pl.DataFrame, suite: dict) -> pl.DataFrame:
+    """Columns some expectations need: a value's ratio to its group's median (plausibility)."""
+    spec = suite.get("derived", {}).get("ratio_to_group_median")
+    if not spec or frame.height == 0:
+        return frame
+    return frame.with_columns([
+        (pl.col(c) / pl.col(c).median().over(spec["group_by"])).alias(f"{c}__x_county_median")
+        for c in spec["columns"]
+    ])
+
+
+def _context(docs_dir: Path | None):
+    import great_expectations as gx
+
+    key = str(docs_dir)
+    with _context_lock:
+        if key not in _contexts:
+            os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+            context = gx.get_context(mode="ephemeral")
+            context.variables.progress_bars = {"globally": False}
+            if docs_dir is not None:
+                context.add_data_docs_site(site_name="junheng", site_config={
+                    "class_name": "SiteBuilder",
+                    "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+                    "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                })
+            context.data_sources.add_pandas("warehouse")
+            _contexts[key] = context
+        return _contexts[key]
+
+
+def validate_frame(frame: pl.DataFrame, suite: dict, docs_dir: Path | None = None, run_name: str = "") -> Report:
+    """Run one suite on a frame. Missing columns are reported as failures, never skipped."""
+    import great_expectations as gx
+
+    name = suite["table"]
+    frame = derive(frame, suite)
+    keys = [k for k in suite.get("keys", []) if k in frame.columns]
+    context = _context(docs_dir)
+    with _context_lock:
+        asset_name = f"{name}{'-' + run_name if run_name else ''}"
+        source = context.data_sources.get("warehouse")
+        asset = source.add_dataframe_asset(f"{asset_name}-{len(source.assets)}")
+        batch = asset.add_batch_definition_whole_dataframe("all")
+        gx_suite = gx.ExpectationSuite(name=f"{asset.name}")
+        missing: list[Failure] = []
+        for e in suite["expectations"]:
+            column = e["kwargs"].get("column") or e["kwargs"].get("column_A") or ",".join(e["kwargs"].get("column_list", []))
+            needed = [c for c in [e["kwargs"].get("column"), e["kwargs"].get("column_A"), e["kwargs"].get("column_B"),
+                                  *e["kwargs"].get("column_list", [])] if c]
+            absent = [c for c in needed if c not in frame.columns]
+            if absent:
+                missing.append(Failure(name, e["type"], column, e["severity"], e["zh"] + f"（缺少列 {','.join(absent)}）",
+                                       e["en"] + f" (missing column {','.join(absent)})", frame.height))
+                continue
+            cls = getattr(gx.expectations, "".join(p.capitalize() for p in e["type"].split("_")))
+            gx_suite.add_expectation(cls(**e["kwargs"], severity=SEVERITY[e["severity"]],
+                                         meta={"zh": e["zh"], "en": e["en"], "severity": e["severity"]},
+                                         description=f"{e['zh']} / {e['en']}"))
+        gx_suite = context.suites.add(gx_suite)
+        definition = context.validation_definitions.add(
+            gx.ValidationDefinition(name=asset.name, data=batch, suite=gx_suite))
+        actions = [gx.checkpoint.UpdateDataDocsAction(name="docs")] if docs_dir is not None else []
+        checkpoint = context.checkpoints.add(gx.Checkpoint(
+            name=asset.name, validation_definitions=[definition], actions=actions,
+            result_format={"result_format": "COMPLETE"}))
+        pandas_frame = frame.to_pandas()
+        result = checkpoint.run(batch_parameters={"dataframe": pandas_frame})
+    failures = list(missing)
+    for run in result.run_results.values():
+        for r in run.results:
+            if r.success:
+                continue
+            meta = r.expectation_config.meta
+            kwargs = r.expectation_config.kwargs
+            column = kwargs.get("column") or kwargs.get("column_A") or ",".join(kwargs.get("column_list", []))
+            index = r.result.get("unexpected_index_list") or []
+            rows = []
+            for i in index[:20]:
+                position = i if isinstance(i, int) else None
+                if position is not None and keys:
+                    rows.append({k: frame[k][position] for k in keys})
+            failures.append(Failure(name, r.expectation_config.type, column, meta.get("severity", "error"),
+                                    meta.get("zh", ""), meta.get("en", ""),
+                                    int(r.result.get("unexpected_count") or len(index) or 0), rows))
+    return Report(name, len(suite["expectations"]), failures)
+
+
+def validate_table(con: duckdb.DuckDBPyConnection, table: str, year: int | None = None,
+                   docs_dir: Path | None = None, suite: dict | None = None) -> Report:
+    where = f" where year = {int(year)}" if year is not None else ""
+    frame = con.sql(f"select * from {table}{where}").pl()
+    return validate_frame(frame, suite or load_suite(table), docs_dir, run_name=str(year or ""))
+
+
+def save_report(report: Report, out_dir: Path, year: int | None = None) -> Path:
+    """Keep each validation's failures beside the outputs (validation/<table>[-year].json)."""
+    from junheng.publish import write_json
+
+    path = Path(out_dir) / "validation" / f"{report.suite}{'-' + str(year) if year is not None else ''}.json"
+    write_json(path, {"suite": report.suite, "year": year, "evaluated": report.evaluated,
+                      "failures": [f.__dict__ for f in report.failures]})
+    return path
+
+
+def saved_failures(out_dir: Path) -> list[dict]:
+    rows = []
+    for path in sorted((Path(out_dir) / "validation").glob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        for f in data["failures"]:
+            rows.append({**f, "year": data["year"]})
+    return rows

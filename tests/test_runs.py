@@ -1,0 +1,159 @@
+"""Runs that lose nothing: validation blocks publication, a killed run leaves the previous
+outputs whole, two runs at once do not corrupt the warehouse, the inbox sensor."""
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+from dagster import DagsterInstance
+
+from conftest import county, county_frame, raw_frame, school
+from junheng.cli import RunFailed, run_pipeline
+from junheng.paths import POLICY_DIR, PROJECT_ROOT
+
+JUNHENG = str(Path(sys.executable).with_name("junheng"))
+
+
+def inbox(tmp: Path, rows: list[dict], forms: list[dict] | None = None, name: str = "inbox") -> Path:
+    d = tmp / name
+    d.mkdir(parents=True, exist_ok=True)
+    drop = ["source_file", "source_sheet", "source_row", "source_missing_columns", "extra_columns"]
+    raw_frame(rows).drop(drop).write_csv(d / "schools.csv")
+    county_frame(forms if forms is not None else [county()]).drop(drop).write_csv(d / "counties.csv")
+    return d
+
+
+def small_county(**over) -> list[dict]:
+    rows = [school(f"10000000{i:02d}", primary=300 + 10 * i) for i in range(5)]
+    rows[0].update(over)
+    return rows
+
+
+def run(tmp: Path, input_dir: Path, out: str = "out"):
+    return run_pipeline(input_dir, tmp / out, tmp / "w.duckdb", POLICY_DIR, instance=DagsterInstance.ephemeral(),
+                        with_dashboards=False)
+
+
+def parquet_digests(out: Path) -> dict[str, str]:
+    return {str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(out.rglob("*.parquet"))}
+
+
+def test_failed_error_expectation_stops_publication_and_names_it(tmp_path):
+    # staging accepts 0 junior students (a count may be 0), but a 初级中学 without any junior
+    # student breaks the stg_schools suite's error-severity expectation
+    rows = small_county() + [school("1000000099", "初级中学", junior=0)]
+    with pytest.raises(RunFailed) as err:
+        run(tmp_path, inbox(tmp_path, rows))
+    message = str(err.value)
+    assert "stg_schools_expectations" in message
+    assert "expect_column_values_to_be_between(junior_students)" in message and "初级中学应有初中在校生" in message
+    assert list((tmp_path / "out").rglob("*.parquet")) == []  # nothing published
+    report = json.loads((tmp_path / "out" / "validation" / "stg_schools.json").read_text(encoding="utf-8"))
+    (failure,) = [f for f in report["failures"] if f["severity"] == "error"]
+    assert failure["rows"] == [{"source_file": str(tmp_path / "inbox" / "schools.csv"), "source_sheet": None,
+                                "source_row": 7, "school_id": "1000000099"}]
+
+
+def test_warning_is_reported_but_does_not_block(tmp_path):
+    # one school with 20× the county's median teaching area: plausible typo, a warning
+    rows = small_county(teaching_aux_area_m2=300 * 8.0 * 20)
+    summary = run(tmp_path, inbox(tmp_path, rows))
+    assert (tmp_path / "out" / "school_indicators" / "year=2024" / "part-0.parquet").exists()
+    report = json.loads((tmp_path / "out" / "validation" / "school_indicators-2024.json").read_text(encoding="utf-8"))
+    (warning,) = report["failures"]
+    assert warning["severity"] == "warning" and warning["column"] == "teaching_area_per_student__x_county_median"
+    assert warning["rows"] == [{"county_code": "520102", "school_id": "1000000000", "level": "primary"}]
+    book = pl.read_excel(tmp_path / "out" / "quarantine_report.xlsx", sheet_name="数据校验")
+    assert book.height >= 1 and "警告" in book.get_column("严重程度").to_list()[0]
+    assert summary["schools"]["rows_staged"] == 5
+
+
+KILLER = """
+import os, sys
+sys.path.insert(0, {tests!r})
+import junheng.publish as publish
+calls = {{"n": 0}}
+real_replace = os.replace
+def replace_then_die(src, dst):
+    if str(dst).endswith(".parquet"):
+        calls["n"] += 1
+        if calls["n"] == 3:   # killed in the middle of publishing, the third file half-made
+            os._exit(9)
+    real_replace(src, dst)
+publish.os.replace = replace_then_die
+from dagster import DagsterInstance
+from pathlib import Path
+from junheng.cli import run_pipeline
+from junheng.paths import POLICY_DIR
+run_pipeline(Path({inbox!r}), Path({out!r}), Path({warehouse!r}), POLICY_DIR,
+             instance=DagsterInstance.ephemeral(), with_dashboards=False)
+"""
+
+
+def test_killed_run_leaves_previous_outputs_whole(tmp_path):
+    run(tmp_path, inbox(tmp_path, small_county()))
+    out = tmp_path / "out"
+    before = parquet_digests(out)
+    changed = inbox(tmp_path, small_county(primary_students=555), name="inbox2")
+    script = KILLER.format(tests=str(Path(__file__).parent), inbox=str(changed), out=str(out),
+                           warehouse=str(tmp_path / "w.duckdb"))
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 9, proc.stderr[-2000:]
+    after = parquet_digests(out)
+    run(tmp_path / "complete", changed)           # what the killed run would have published
+    new = parquet_digests(tmp_path / "complete" / "out")
+    assert set(after) == set(before)             # no file lost, none half-written under its own name
+    for k in before:
+        assert after[k] in (before[k], new[k]), k  # each file is whole: the old one or the new one
+    assert any(after[k] == before[k] != new[k] for k in before)  # the kill left old files in place
+    for path in out.rglob("*.parquet"):
+        assert pl.read_parquet(path).height > 0  # every published file reads whole
+    # the next run picks up where it stopped and cleans the left-over temporary file
+    run(tmp_path, changed)
+    assert not list(out.rglob(".*.tmp"))
+
+
+def test_two_runs_at_once_do_not_corrupt_the_warehouse(tmp_path):
+    src = inbox(tmp_path, small_county())
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster_home")}
+    cmd = [JUNHENG, "run", "--input", str(src), "--output", str(tmp_path / "out"),
+           "--warehouse", str(tmp_path / "w.duckdb")]
+    first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    second = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    results = [p.communicate(timeout=600) + (p.returncode,) for p in (first, second)]
+    for out_text, err_text, code in results:
+        assert code == 0, err_text[-3000:]  # the second waited for the first
+    cards = pl.read_parquet(tmp_path / "out" / "county_scorecard" / "year=2024" / "part-0.parquet")
+    assert cards.height == 1
+
+
+def test_inbox_sensor_starts_a_run_for_new_or_changed_files(tmp_path, monkeypatch):
+    from dagster import RunRequest, SkipReason, build_sensor_context
+
+    from junheng import definitions
+
+    src = inbox(tmp_path, small_county())
+    monkeypatch.setenv("JUNHENG_INPUT", str(src))
+    first = definitions.school_files_inbox(build_sensor_context())
+    assert isinstance(first, RunRequest)
+    assert "schools.csv" in first.tags["junheng/changed_files"]
+    cursor = first.run_key
+    unchanged = definitions.school_files_inbox(build_sensor_context(cursor=cursor))
+    assert isinstance(unchanged, SkipReason)
+    (src / "schools_2025.csv").write_text((src / "schools.csv").read_text())
+    again = definitions.school_files_inbox(build_sensor_context(cursor=cursor))
+    assert isinstance(again, RunRequest) and again.tags["junheng/changed_files"].endswith("schools_2025.csv")
+
+
+def test_schedule_and_sensors_are_in_the_code_location():
+    from junheng.definitions import defs
+
+    assert defs.get_schedule_def("yearly_after_statistics_deadline").cron_schedule == "0 6 1 10 *"
+    for name in ("school_files_inbox", "assess_years_after_ingest"):
+        assert defs.get_sensor_def(name).name == name
+    assert PROJECT_ROOT.joinpath("workspace.yaml").exists()
