@@ -31,7 +31,7 @@ ingest_job = define_asset_job(
     description="读取并校验统计人员提交的学校数据文件。 Read and validate the school files.",
 )
 assess_year_job = define_asset_job(
-    "assess_year", selection=YEAR_ASSETS, partitions_def=school_years,
+    "assess_year", selection=YEAR_ASSETS,
     description="按学年计算指标、差异系数并发布。 Compute indicators and CVs for one year and publish them.",
 )
 
