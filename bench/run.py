@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "pipelines"))
 sys.path.insert(0, str(ROOT))
 
-from junheng import steps, warehouse  # noqa: E402
+from junheng import steps, validation, warehouse  # noqa: E402
 from junheng.policy import Policy  # noqa: E402
 from junheng.milestones import load_milestones  # noqa: E402
 from junheng.publish import PUBLISHED_KEYS, publish_reference  # noqa: E402
@@ -127,6 +127,11 @@ def main() -> int:
         step("province progress", lambda: steps.build_progress(con, args.year)["province_progress"])
         step("publish Parquet (7 tables)", lambda: sum(steps.publish(con, t, args.year, published)[1]
                                                       for t in PUBLISHED_KEYS))
+        step("validation (Great Expectations, 7 suites)", lambda: sum(
+            len(validation.validate_table(con, t, y).failures)
+            for t, y in (("raw_schools", None), ("raw_counties", None), ("stg_schools", None),
+                         ("stg_counties", None), ("school_indicators", args.year), ("county_cv", args.year),
+                         ("county_scorecard", args.year))))
         step("publish reference tables", lambda: len(publish_reference(con, published, load_milestones()[1])))
     step("dashboards (from the Parquet)", lambda: build_dashboards(published)["pages"])
     wall = time.perf_counter() - total

@@ -92,23 +92,24 @@ _REQUIRED_WORDS = {
 }
 
 
+def _input_section(title: str, intro: str, columns) -> list[str]:
+    return ["", title, "", intro, "", "| column | 中文表头 | type | required | notes |", "|---|---|---|---|---|",
+            *[f"| `{c.name}` | {c.zh} | {c.kind} | {_REQUIRED_WORDS[c.required]} | {c.description} |"
+              for c in columns]]
+
+
 def schema_doc() -> str:
-    """Markdown description of the input table and every published column (English and Chinese)."""
-    lines = ["# Data contract / 数据规范", "",
-             "Generated from `pipelines/junheng/contract.py`; do not edit by hand.", "",
-             "## In: the school table / 输入：学校基础数据表", "",
-             "Files named `schools*.csv|xlsx|parquet`. Headers may be the English or the Chinese names; "
-             "column order is free; other columns are kept in the raw layer.", "",
-             "| column | 中文表头 | type | required | notes |", "|---|---|---|---|---|"]
-    lines += [f"| `{c.name}` | {c.zh} | {c.kind} | {_REQUIRED_WORDS[c.required]} | {c.description} |"
-              for c in SCHOOL_COLUMNS]
-    lines += ["", "## In: the county table / 输入：县级补充数据表", "",
-              "Files named `counties*.csv|xlsx|parquet`, one row per county and year: what the statistics lack. "
-              "Percentages are 0-100; yes/no items take 是/否. A blank makes its item `insufficient_data`, "
-              "never a pass. Without any county file every such item is `insufficient_data`.", "",
-              "| column | 中文表头 | type | required | notes |", "|---|---|---|---|---|"]
-    lines += [f"| `{c.name}` | {c.zh} | {c.kind} | {_REQUIRED_WORDS[c.required]} | {c.description} |"
-              for c in COUNTY_COLUMNS]
+    """Markdown description of the input tables and every published column (English and Chinese)."""
+    lines = ["# Data contract / 数据规范", "", "Generated from `pipelines/junheng/contract.py`; do not edit by hand."]
+    lines += _input_section(
+        "## In: the school table / 输入：学校基础数据表",
+        "Files named `schools*.csv|xlsx|parquet`. Headers may be the English or the Chinese names; "
+        "column order is free; other columns are kept in the raw layer.", SCHOOL_COLUMNS)
+    lines += _input_section(
+        "## In: the county table / 输入：县级补充数据表",
+        "Files named `counties*.csv|xlsx|parquet`, one row per county and year: what the statistics lack. "
+        "Percentages are 0-100; yes/no items take 是/否. A blank makes its item `insufficient_data`, "
+        "never a pass. Without any county file every such item is `insufficient_data`.", COUNTY_COLUMNS)
     lines += ["", "# Published tables / 发布数据表", "",
               "Parquet, zstd, one folder per table, partitioned by year: `<table>/year=YYYY/part-0.parquet`.",
               "Key columns hold codes; Chinese labels are in `*_name` columns.", ""]
