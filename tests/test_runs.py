@@ -157,3 +157,13 @@ def test_schedule_and_sensors_are_in_the_code_location():
     for name in ("school_files_inbox", "assess_years_after_ingest"):
         assert defs.get_sensor_def(name).name == name
     assert PROJECT_ROOT.joinpath("workspace.yaml").exists()
+
+
+def test_code_location_loads():
+    from dagster import Definitions
+
+    from junheng.definitions import defs
+
+    Definitions.validate_loadable(defs)
+    keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
+    assert {"raw_schools", "stg_schools", "county_cv", "county_scorecard", "dashboards"} <= keys
