@@ -9,33 +9,33 @@ with items as (
     select * from county_item_verdicts where year = getvariable('run_year')
 ),
 
+-- per area: false when any item fails, null when none fails but some lack data, else true
+area_ok as (
+    select
+        year, province_code, county_code, area,
+        case when bool_or(verdict = 'fail') then false
+             when bool_or(verdict = 'insufficient_data') then null
+             else true end as ok
+    from items
+    group by all
+),
+
 parts as (
     select
-        year, province_code, county_code,
-        any_value(province) as province, any_value(county_name) as county_name,
-        case when bool_or(area = 'resource' and verdict = 'fail') then false
-             when bool_or(area = 'resource' and verdict = 'insufficient_data') then null
-             else true end as resource_ok,
-        case when bool_or(area = 'government' and verdict = 'fail') then false
-             when bool_or(area = 'government' and verdict = 'insufficient_data') then null
-             else true end as government_ok,
-        case when bool_or(area = 'quality' and verdict = 'fail') then false
-             when bool_or(area = 'quality' and verdict = 'insufficient_data') then null
-             else true end as quality_ok,
-        case when bool_or(area = 'recognition' and verdict = 'fail') then false
-             when bool_or(area = 'recognition' and verdict = 'insufficient_data') then null
-             else true end as recognition_ok,
-        case when bool_or(area = 'prerequisite' and verdict = 'fail') then false
-             when bool_or(area = 'prerequisite' and verdict = 'insufficient_data') then null
-             else true end as prerequisite_ok,
-        case when bool_or(area = 'veto' and verdict = 'fail') then true
-             when bool_or(area = 'veto' and verdict = 'insufficient_data') then null
-             else false end as vetoed,
-        list(item order by item) filter (where verdict = 'fail' and area <> 'veto') as failing,
-        list(item order by item) filter (where verdict = 'fail' and area = 'veto') as vetoes,
-        list(item order by item) filter (where verdict = 'insufficient_data') as missing
-    from items
-    group by year, province_code, county_code
+        i.year, i.province_code, i.county_code,
+        any_value(i.province) as province, any_value(i.county_name) as county_name,
+        any_value(a.ok) filter (where a.area = 'resource') as resource_ok,
+        any_value(a.ok) filter (where a.area = 'government') as government_ok,
+        any_value(a.ok) filter (where a.area = 'quality') as quality_ok,
+        any_value(a.ok) filter (where a.area = 'recognition') as recognition_ok,
+        any_value(a.ok) filter (where a.area = 'prerequisite') as prerequisite_ok,
+        not any_value(a.ok) filter (where a.area = 'veto') as vetoed,
+        list(i.item order by i.item) filter (where i.verdict = 'fail' and i.area <> 'veto') as failing,
+        list(i.item order by i.item) filter (where i.verdict = 'fail' and i.area = 'veto') as vetoes,
+        list(i.item order by i.item) filter (where i.verdict = 'insufficient_data') as missing
+    from items i
+    join area_ok a using (year, province_code, county_code, area)
+    group by i.year, i.province_code, i.county_code
 ),
 
 units as (
