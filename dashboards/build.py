@@ -278,14 +278,14 @@ def cv_trends(cv_all_years: pl.DataFrame, title: str) -> dict:
     return {"data": data, "layout": layout}
 
 
-def contributions(schools: pl.DataFrame, cv: pl.DataFrame, top: int = 10) -> tuple[dict, list[dict]]:
+def contributions(schools: pl.DataFrame, cv: pl.DataFrame, top: int = 10) -> dict:
     """For each failing CV (else the two highest), each school's share of the weighted squared
-    deviation Σ P_i (x_i − X̄)²: the schools that lift that CV most. Returns the figure (one
-    view per CV, switched by buttons) and the numbers behind it."""
+    deviation Σ P_i (x_i − X̄)²: the schools that lift that CV most. One view per CV, switched
+    by buttons."""
     failing = cv.filter(pl.col("cv_meets") == False)  # noqa: E712
     chosen = failing if failing.height else cv.drop_nulls("cv").sort("cv", descending=True).head(2)
     chosen = chosen.sort("cv", descending=True)
-    data, buttons, detail = [], [], []
+    data, buttons = [], []
     for k, r in enumerate(chosen.iter_rows(named=True)):
         s = schools.filter(pl.col("level") == r["level"]).drop_nulls(r["indicator"])
         dev = s.select(
@@ -294,9 +294,7 @@ def contributions(schools: pl.DataFrame, cv: pl.DataFrame, top: int = 10) -> tup
         )
         total = dev.get_column("w").sum()
         dev = dev.with_columns((pl.col("w") / total if total else pl.lit(0.0)).alias("share"))
-        dev = dev.sort("share", descending=True).head(top)
-        detail.append({"level": r["level"], "indicator": r["indicator"], "schools": dev.to_dicts()})
-        d = dev.reverse()
+        d = dev.sort("share", descending=True).head(top).reverse()
         data.append({
             "type": "bar", "orientation": "h", "visible": k == 0, "x": d.get_column("share").to_list(),
             "y": d.get_column("school_name").to_list(),
@@ -314,7 +312,7 @@ def contributions(schools: pl.DataFrame, cv: pl.DataFrame, top: int = 10) -> tup
                      yaxis={"automargin": True}, height=460,
                      updatemenus=[{"buttons": buttons, "direction": "down", "x": 1, "xanchor": "right", "y": 1.18}]
                      if len(buttons) > 1 else [])
-    return {"data": data, "layout": layout}, detail
+    return {"data": data, "layout": layout}
 
 
 # ---- pages -----------------------------------------------------------------------------------
@@ -324,7 +322,7 @@ def _status_badge(status: str) -> str:
     return f'<span class="badge {status}">{STATUS_ZH[status]}</span>'
 
 
-def county_page(code: str, pub_year: int, d: dict[str, pl.DataFrame], thresholds: dict) -> tuple[str, dict]:
+def county_page(code: str, pub_year: int, d: dict[str, pl.DataFrame], thresholds: dict) -> str:
     card = d["scorecard"].row(0, named=True)
     prog = d["progress"].row(0, named=True) if d["progress"].height else {}
     items = d["items"]
@@ -357,8 +355,7 @@ def county_page(code: str, pub_year: int, d: dict[str, pl.DataFrame], thresholds
     figures["indicators"] = indicators_vs_threshold(cv_year, thresholds, "七项指标：县域均值与标准（小学、初中）")
     figures["cv_trend"] = cv_trends(d["cv"], "差异系数及其变化（虚线为标准）")
     schools = d["schools"].filter(pl.col("year") == pub_year)
-    fig, detail = contributions(schools, cv_year)
-    figures["contributions"] = fig
+    figures["contributions"] = contributions(schools, cv_year)
     body += ["<h2>七项资源配置指标</h2>", _div("indicators"), "<h2>校际差异系数</h2>", _div("cv_trend", 520),
              "<h2>哪些学校拉高了差异系数</h2>",
              "<p class='note'>每所学校在加权离差平方和 Σ P(x − X̄)² 中所占比例：比例越高，对差异系数影响越大。</p>",
@@ -396,7 +393,7 @@ def county_page(code: str, pub_year: int, d: dict[str, pl.DataFrame], thresholds
                            r["trend_note"], "")])
     body += ["<h2>政府保障程度、教育质量、社会认可度与一票否决</h2>",
              _table(["方面", "项目", "数值", "标准", "标准来源", "判定", "趋势"], item_rows, text_cols=2)]
-    return _page(f"{card['county_name']} 优质均衡评估", 1, body, figures), {"contributions": detail}
+    return _page(f"{card['county_name']} 优质均衡评估", 1, body, figures)
 
 
 def province_page(code: str, pub_year: int, pub: Published, cards: pl.DataFrame, cv: pl.DataFrame,
@@ -419,7 +416,7 @@ def province_page(code: str, pub_year: int, pub: Published, cards: pl.DataFrame,
                     f"{'（“绝大多数”按 ' + _pct(target) + ' 解读，为假设）' if p['target_is_assumption'] else ''}；"
                     f"按当前进度预计届时 {_pct(p['projected_share_at_milestone'])}，"
                     f"{'可以按期达标' if p['on_track'] else '难以按期达标'}。")
-    rows = [[(f'<a href="../county/{c}.html">{_esc(n)}</a>', n, ""), (STATUS_ZH[s], s, s if False else ""),
+    rows = [[(f'<a href="../county/{c}.html">{_esc(n)}</a>', n, ""), (STATUS_ZH[s], s, ""),
              (str(len(f or [])), str(len(f or [])), "")]
             for c, n, s, f in cards.sort("county_name").select("county_code", "county_name", "status",
                                                                 "failing_items").iter_rows()]
@@ -507,8 +504,8 @@ def build_dashboards(out_dir: Path, dest: Path | None = None, run_time: str | No
     pages = 0
     for (code,) in parts["scorecard"]:
         d = {k: v.get((code,), empty[k]) for k, v in parts.items()}
-        page, _ = county_page(code, pub_year, d, thresholds.get(d["scorecard"]["province_code"][0], {}))
-        write(f"county/{code}.html", page)
+        write(f"county/{code}.html",
+              county_page(code, pub_year, d, thresholds.get(d["scorecard"]["province_code"][0], {})))
         pages += 1
     return {"pages": pages + 1 + year_cards["province_code"].n_unique(), "seconds": time.perf_counter() - started,
             "dest": str(dest)}
