@@ -36,6 +36,19 @@ def configure_dagster_home() -> Path:
     return home
 
 
+def _dagster_instance():
+    """The project's Dagster instance. Its first use creates the run database; two runs starting
+    at once on a new DAGSTER_HOME would both try, so the first use is serialised by a lock."""
+    from dagster import DagsterInstance
+
+    from junheng.warehouse import file_lock
+
+    home = configure_dagster_home()
+    busy = f"另一次运行正在初始化 {home} / another run is initialising {home}"
+    with file_lock(home / ".instance.lock", 600.0, busy):
+        return DagsterInstance.get()
+
+
 class RunFailed(Exception):
     pass
 
@@ -72,7 +85,7 @@ def run_pipeline(input_dir: Path, output_dir: Path, warehouse: Path, policy_dir:
                  years: list[int] | None = None, instance=None, log_level: str = "WARNING",
                  with_dashboards: bool = True) -> dict:
     """Run every asset (ingest once, then each year) in process. Raises RunFailed."""
-    from dagster import DagsterInstance, materialize
+    from dagster import materialize
 
     from junheng import report, validation
     from junheng.assets import ALL_ASSETS, INGEST_ASSETS, REPORT_ASSETS, YEAR_ASSETS
@@ -86,11 +99,10 @@ def run_pipeline(input_dir: Path, output_dir: Path, warehouse: Path, policy_dir:
         "warehouse_db": WarehouseResource(database=str(warehouse)),
         "settings": JunhengSettings(input_dir=str(input_dir), output_dir=str(output_dir), policy_dir=str(policy_dir)),
     }
-    if instance is None:
-        configure_dagster_home()
-        instance = DagsterInstance.get()
     started = time.time()
     with exclusive_run(warehouse):
+        if instance is None:
+            instance = _dagster_instance()
         shutil.rmtree(output_dir / "validation", ignore_errors=True)  # this run's reports only
         result = materialize(ALL_ASSETS, selection=INGEST_ASSETS, resources=resources, instance=instance,
                              run_config=quiet, raise_on_error=False, tags={"junheng/trigger": "cli"})

@@ -32,7 +32,7 @@ class WarehouseBusyError(RuntimeError):
 
 
 @contextlib.contextmanager
-def _file_lock(lock_path: Path, timeout: float, busy_message: str) -> Iterator[None]:
+def file_lock(lock_path: Path, timeout: float, busy_message: str) -> Iterator[None]:
     """Exclusive advisory lock on ``lock_path``; waits up to ``timeout`` s, then refuses."""
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_path, "a+") as lock_file:
@@ -64,7 +64,7 @@ def locked_connection(database: Path | str, lock_timeout: float = 600.0) -> Iter
         f"请等另一次运行结束后再试。 / The warehouse {database} is in use by another run and was not "
         f"released within {lock_timeout:.0f} s; this run stopped. Retry when the other run has finished."
     )
-    with _thread_lock, _file_lock(database.with_suffix(database.suffix + ".lock"), lock_timeout, busy):
+    with _thread_lock, file_lock(database.with_suffix(database.suffix + ".lock"), lock_timeout, busy):
         try:
             con = duckdb.connect(str(database))
         except duckdb.IOException as exc:
@@ -155,5 +155,5 @@ def exclusive_run(database: Path | str, timeout: float = 600.0) -> Iterator[None
         f"另一次运行正在使用数据仓库 {database}，等待 {timeout:.0f} 秒后仍未结束，本次运行已停止。"
         f" / another run is using {database} and did not finish within {timeout:.0f} s; this run stopped."
     )
-    with _file_lock(database.with_suffix(database.suffix + ".run.lock"), timeout, busy):
+    with file_lock(database.with_suffix(database.suffix + ".run.lock"), timeout, busy):
         yield
