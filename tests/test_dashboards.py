@@ -9,7 +9,6 @@ import polars as pl
 import pytest
 
 from dashboards.browser import chromium, visit
-from dashboards.build import build_dashboards
 
 FIGURE = re.compile(r'<script type="application/json" class="figure" data-target="(\w+)">(.*?)</script>', re.S)
 

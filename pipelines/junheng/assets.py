@@ -54,10 +54,7 @@ def _expectations_result(con, table: str, settings: JunhengSettings, year: int |
     out = settings.output_path
     report = validation.validate_table(con, table, year, docs_dir=out / "data_docs")
     validation.save_report(report, out, year)
-    if report.errors:
-        severity = AssetCheckSeverity.ERROR
-    else:
-        severity = AssetCheckSeverity.WARN
+    severity = AssetCheckSeverity.ERROR if report.errors else AssetCheckSeverity.WARN
     text = report.summary()
     return AssetCheckResult(check_name=f"{table}_expectations", passed=not report.failures, severity=severity,
                             description=text[:2000],

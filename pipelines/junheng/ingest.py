@@ -237,7 +237,7 @@ def read_file(path: Path, columns: Sequence[Column], table_zh: str) -> RawRead:
     if suffix in (".csv", ".txt"):
         cells, encoding = _read_csv_cells(path)
         if cells.height == 0:
-            return RawRead(_empty_raw(columns), [FileReport(str(path), None, encoding, 0, 0, 0, [], [], [])])
+            return RawRead(empty_raw(columns), [FileReport(str(path), None, encoding, 0, 0, 0, [], [], [])])
         found = _frame_from_cells(cells, path, None, encoding, columns, first_row_number=1)
         if found:
             parts.append(found)
@@ -258,7 +258,7 @@ def read_file(path: Path, columns: Sequence[Column], table_zh: str) -> RawRead:
                 "Check the sheet and its header row.",
             )
         if not sheets or all(c.height == 0 for c in sheets.values()):
-            return RawRead(_empty_raw(columns), [FileReport(str(path), None, None, 0, 0, 0, [], [], [])])
+            return RawRead(empty_raw(columns), [FileReport(str(path), None, None, 0, 0, 0, [], [], [])])
     elif suffix == ".parquet":
         table = pl.read_parquet(path)
         cells = pl.concat(
@@ -296,7 +296,7 @@ def read_files(paths: Sequence[Path], columns: Sequence[Column], table_zh: str) 
         reports.extend(read.reports)
     if errors:
         raise InputFilesError(errors)
-    frame = pl.concat(frames) if frames else _empty_raw(columns)
+    frame = pl.concat(frames) if frames else empty_raw(columns)
     return RawRead(frame, reports)
 
 
@@ -307,7 +307,7 @@ class InputFilesError(Exception):
         super().__init__("以下文件无法读取 / these files cannot be read:\n" + "\n".join(lines))
 
 
-def _empty_raw(columns: Sequence[Column]) -> pl.DataFrame:
+def empty_raw(columns: Sequence[Column]) -> pl.DataFrame:
     schema = {"source_file": pl.String, "source_sheet": pl.String, "source_row": pl.Int64,
               "source_missing_columns": pl.String, "extra_columns": pl.String}
     schema.update({c.name: pl.String for c in columns})

@@ -23,7 +23,7 @@ from junheng.contract import (
     SCHOOL_COLUMNS,
     Column,
 )
-from junheng.ingest import _empty_raw, find_input_files, read_files
+from junheng.ingest import empty_raw, find_input_files, read_files
 from junheng.milestones import load_milestones
 from junheng.policy import Policy
 from junheng.publish import publish_year
@@ -80,7 +80,7 @@ def ingest(con: duckdb.DuckDBPyConnection, input_dir: Path, table: InputTable) -
             f" / no {table.stem}*.csv|xlsx|parquet file found under {input_dir}."
         )
     read = read_files(paths, table.columns, table.zh)
-    warehouse.replace_table(con, f"raw_{table.name}", read.frame if paths else _empty_raw(table.columns))
+    warehouse.replace_table(con, f"raw_{table.name}", read.frame if paths else empty_raw(table.columns))
     files = pl.DataFrame(
         [{k: (",".join(v) if isinstance(v, list) else v) for k, v in asdict(r).items()} for r in read.reports],
         schema=FILE_REPORT_SCHEMA,
