@@ -120,11 +120,12 @@ def main() -> int:
         step("staging (validate → stg_*, quarantine)",
              lambda: [steps.stage(con, t).rows_staged for t in (steps.SCHOOLS, steps.COUNTIES)])
         step("policy tables", lambda: len(steps.load_policy(con, Policy.load())))
-        step("units (school_units)", lambda: steps.build_units(con, args.year)["school_units"])
-        step("indicators (school_indicators)", lambda: steps.build_school_indicators(con, args.year)["school_indicators"])
-        step("variation coefficients (county_cv, basic)", lambda: steps.build_county_cv(con, args.year)["county_cv"])
-        step("county assessment (items, scorecard)", lambda: steps.build_assessment(con, args.year)["county_scorecard"])
-        step("province progress", lambda: steps.build_progress(con, args.year)["province_progress"])
+        for name, models in (("units (school_units)", steps.UNIT_MODELS),
+                             ("indicators (school_indicators)", steps.INDICATOR_MODELS),
+                             ("variation coefficients (county_cv, basic)", steps.CV_MODELS),
+                             ("county assessment (items, scorecard)", steps.ASSESSMENT_MODELS),
+                             ("province progress", steps.PROGRESS_MODELS)):
+            step(name, lambda models=models: steps.run_models(con, models, args.year)[models[-1]])
         step("publish Parquet (7 tables)", lambda: sum(steps.publish(con, t, args.year, published)[1]
                                                       for t in PUBLISHED_KEYS))
         step("validation (Great Expectations, 7 suites)", lambda: sum(

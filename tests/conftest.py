@@ -83,6 +83,19 @@ def county_frame(rows: list[dict]) -> pl.DataFrame:
     return raw_frame(rows, "counties.csv", COUNTY_COLUMNS)
 
 
+def build_from_rows(con: duckdb.DuckDBPyConnection, rows: list[dict], county_rows: list[dict] | None = None,
+                    policy: Policy | None = None) -> duckdb.DuckDBPyConnection:
+    """Hand-made rows through staging, policy and every SQL model of every year."""
+    warehouse.replace_table(con, "raw_schools", raw_frame(rows))
+    warehouse.replace_table(con, "raw_counties", county_frame(county_rows or []))
+    steps.stage(con, steps.SCHOOLS)
+    steps.stage(con, steps.COUNTIES)
+    steps.load_policy(con, policy or Policy.load())
+    for year in steps.staged_years(con):
+        steps.build_year(con, year)
+    return con
+
+
 @pytest.fixture
 def assess(tmp_path: Path):
     """Run staging, policy and every SQL model on hand-made rows; returns the connection."""
@@ -92,16 +105,7 @@ def assess(tmp_path: Path):
              county_rows: list[dict] | None = None) -> duckdb.DuckDBPyConnection:
         con = duckdb.connect(str(tmp_path / f"w{len(opened)}.duckdb"))
         opened.append(con)
-        warehouse.replace_table(con, "raw_schools", raw_frame(rows))
-        warehouse.replace_table(con, "raw_counties", county_frame(county_rows or []))
-        steps.stage(con, steps.SCHOOLS)
-        steps.stage(con, steps.COUNTIES)
-        steps.load_policy(con, policy or Policy.load())
-        for year in steps.staged_years(con):
-            for models in (steps.UNIT_MODELS, steps.INDICATOR_MODELS, steps.CV_MODELS, steps.ASSESSMENT_MODELS,
-                           steps.PROGRESS_MODELS):
-                steps.run_models(con, models, year)
-        return con
+        return build_from_rows(con, rows, county_rows, policy)
 
     yield _run
     for con in opened:

@@ -41,18 +41,11 @@ def edge_run(tmp_path_factory):
     """One run with one county per case (all in 贵州, which keeps the national numbers)."""
     import duckdb
 
-    from conftest import county_frame, raw_frame
-    from junheng import steps, warehouse
+    from conftest import build_from_rows
 
     con = duckdb.connect(str(tmp_path_factory.mktemp("edges") / "w.duckdb"))
     forms = [county(f"52{k + 1000:04d}", **{col: value}) for k, (_, col, value, _) in enumerate(CASES)]
-    warehouse.replace_table(con, "raw_schools", raw_frame([school("1000000001", primary=300)]))
-    warehouse.replace_table(con, "raw_counties", county_frame(forms))
-    steps.stage(con, steps.SCHOOLS)
-    steps.stage(con, steps.COUNTIES)
-    steps.load_policy(con, POLICY)
-    for models in (steps.UNIT_MODELS, steps.INDICATOR_MODELS, steps.CV_MODELS, steps.ASSESSMENT_MODELS):
-        steps.run_models(con, models, YEAR)
+    build_from_rows(con, [school("1000000001", primary=300)], forms, POLICY)
     yield con
     con.close()
 

@@ -53,11 +53,13 @@ class RunFailed(Exception):
     pass
 
 
-def _blocked(result) -> bool:
-    """A failed error-severity check blocks what is downstream of it; the run has failed."""
+def _failed_error_checks(result) -> list:
+    """Failed error-severity checks: they block what is downstream, so the run has failed."""
     from dagster import AssetCheckSeverity
 
-    return any(not e.passed and e.severity == AssetCheckSeverity.ERROR for e in result.get_asset_check_evaluations())
+    return [e for e in result.get_asset_check_evaluations()
+            if not e.passed and e.severity == AssetCheckSeverity.ERROR]
+
 
 
 def _failures(result) -> list[str]:
@@ -72,12 +74,10 @@ def _failures(result) -> list[str]:
                 while error.cause is not None:  # the user's exception sits under Dagster's wrappers
                     error = error.cause
                 messages.append(f"[{event.step_key}] {error.message.strip()}")
-    for evaluation in result.get_asset_check_evaluations():
-        if not evaluation.passed and evaluation.severity.value == "ERROR":
-            messages.append(
-                f"[check {evaluation.asset_key.to_user_string()}.{evaluation.check_name}] "
-                f"{evaluation.description or ''}"
-            )
+    for evaluation in _failed_error_checks(result):
+        messages.append(
+            f"[check {evaluation.asset_key.to_user_string()}.{evaluation.check_name}] {evaluation.description or ''}"
+        )
     return messages
 
 
@@ -104,10 +104,17 @@ def run_pipeline(input_dir: Path, output_dir: Path, warehouse: Path, policy_dir:
         if instance is None:
             instance = _dagster_instance()
         shutil.rmtree(output_dir / "validation", ignore_errors=True)  # this run's reports only
-        result = materialize(ALL_ASSETS, selection=INGEST_ASSETS, resources=resources, instance=instance,
-                             run_config=quiet, raise_on_error=False, tags={"junheng/trigger": "cli"})
-        if not result.success or _blocked(result):
-            raise RunFailed("\n".join(_failures(result)) or "ingest failed")
+
+        def run(selection, partition_key=None, label=""):
+            """Materialise a selection in process; a failed step or error check fails the run."""
+            result = materialize(ALL_ASSETS, selection=selection, partition_key=partition_key, resources=resources,
+                                 instance=instance, run_config=quiet, raise_on_error=False,
+                                 tags={"junheng/trigger": "cli"})
+            if not result.success or _failed_error_checks(result):
+                raise RunFailed(label + ("\n".join(_failures(result)) or "run failed"))
+            return result
+
+        result = run(INGEST_ASSETS)
         counts = {}
         for table in ("schools", "counties"):
             meta = result.asset_materializations_for_node(f"stg_{table}")[0].metadata
@@ -116,15 +123,9 @@ def run_pipeline(input_dir: Path, output_dir: Path, warehouse: Path, policy_dir:
             present = staged_years(con)
         todo = [y for y in present if years is None or y in years]
         for year in todo:
-            result = materialize(ALL_ASSETS, selection=YEAR_ASSETS, partition_key=str(year), resources=resources,
-                                 instance=instance, run_config=quiet, raise_on_error=False, tags={"junheng/trigger": "cli"})
-            if not result.success or _blocked(result):
-                raise RunFailed(f"{year}:\n" + "\n".join(_failures(result)))
+            run(YEAR_ASSETS, str(year), f"{year}:\n")
         if with_dashboards:
-            result = materialize(ALL_ASSETS, selection=REPORT_ASSETS, resources=resources, instance=instance,
-                                 run_config=quiet, raise_on_error=False, tags={"junheng/trigger": "cli"})
-            if not result.success or _blocked(result):
-                raise RunFailed("\n".join(_failures(result)))
+            run(REPORT_ASSETS)
         output_dir.mkdir(parents=True, exist_ok=True)
         with locked_connection(warehouse) as con:
             report.write_quarantine_workbook(con, output_dir / "quarantine_report.xlsx",

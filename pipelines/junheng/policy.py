@@ -36,14 +36,6 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return merged
 
 
-def _leaf_paths(tree: dict[str, Any], prefix: tuple[str, ...] = ()) -> Iterable[tuple[str, ...]]:
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            yield from _leaf_paths(value, prefix + (key,))
-        else:
-            yield prefix + (key,)
-
-
 @dataclass(frozen=True)
 class Policy:
     """The national policy plus provincial overrides, keyed by 2-digit province code."""
@@ -80,16 +72,6 @@ class Policy:
             node = node[key]
         return str(override.get("meta", {}).get("rule", province_code))
 
-    def overridden_keys(self, province_code: str) -> list[str]:
-        override = {k: v for k, v in self.overrides.get(province_code, {}).items() if k != "meta"}
-        return [".".join(p) for p in _leaf_paths(override)]
-
-    def setting(self, province_code: str, *path: str) -> Any:
-        node: Any = self.for_province(province_code)
-        for key in path:
-            node = node[key]
-        return node
-
     # ---- tables for the SQL models -------------------------------------------------
 
     def province_table(self, province_codes: Iterable[str]) -> pl.DataFrame:
@@ -101,7 +83,6 @@ class Policy:
             rows.append(
                 {
                     "province_code": code,
-                    "rule": self.rule_for(code, "units") if self.overridden_keys(code) else NATIONAL_RULE,
                     "teaching_point_min_students": int(units["teaching_point_min_students"]),
                     "merge_teaching_points_into_parent": bool(units["merge_teaching_points_into_parent"]),
                     "include_private": bool(units["include_private"]),
@@ -184,7 +165,6 @@ class Policy:
 
 _PROVINCE_SCHEMA = {
     "province_code": pl.String,
-    "rule": pl.String,
     "teaching_point_min_students": pl.Int64,
     "merge_teaching_points_into_parent": pl.Boolean,
     "include_private": pl.Boolean,

@@ -57,6 +57,7 @@ CV_MODELS = ("county_variation", "county_cv", "county_basic_balance")
 ASSESSMENT_MODELS = ("county_school_conditions", "county_item_values", "county_item_verdicts", "county_items",
                      "county_scorecard", "county_progress")
 PROGRESS_MODELS = ("province_progress",)
+YEAR_MODEL_GROUPS = (UNIT_MODELS, INDICATOR_MODELS, CV_MODELS, ASSESSMENT_MODELS, PROGRESS_MODELS)
 
 
 @dataclass
@@ -66,9 +67,6 @@ class StageSummary:
     rows_quarantined: int
     problems: int
     years: list[int]
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 def ingest(con: duckdb.DuckDBPyConnection, input_dir: Path, table: InputTable) -> tuple[int, list[str]]:
@@ -146,24 +144,9 @@ def run_models(con: duckdb.DuckDBPyConnection, models: tuple[str, ...], year: in
     return {m: warehouse.run_model(con, m, year) for m in models}
 
 
-def build_units(con, year: int) -> dict[str, int]:
-    return run_models(con, UNIT_MODELS, year)
-
-
-def build_school_indicators(con, year: int) -> dict[str, int]:
-    return run_models(con, INDICATOR_MODELS, year)
-
-
-def build_county_cv(con, year: int) -> dict[str, int]:
-    return run_models(con, CV_MODELS, year)
-
-
-def build_assessment(con, year: int) -> dict[str, int]:
-    return run_models(con, ASSESSMENT_MODELS, year)
-
-
-def build_progress(con, year: int) -> dict[str, int]:
-    return run_models(con, PROGRESS_MODELS, year)
+def build_year(con: duckdb.DuckDBPyConnection, year: int) -> dict[str, int]:
+    """Every SQL model for one year, in order (the Dagster assets run the same groups one by one)."""
+    return {m: n for group in YEAR_MODEL_GROUPS for m, n in run_models(con, group, year).items()}
 
 
 def publish(con: duckdb.DuckDBPyConnection, table: str, year: int, out_dir: Path) -> tuple[Path, int]:

@@ -21,9 +21,6 @@ import polars as pl
 
 from junheng.paths import SQL_DIR
 
-# Models in dependency order; each year-partitioned (rows of one year replaced per run).
-MODELS = ("school_units", "unit_exclusions", "unit_indicator_values", "school_indicators", "county_cv")
-
 _thread_lock = threading.RLock()
 
 
@@ -133,10 +130,6 @@ def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFram
         con.sql(f"create or replace table {table} as select * from __frame")
     finally:
         con.unregister("__frame")
-
-
-def query(con: duckdb.DuckDBPyConnection, sql: str, **params: object) -> pl.DataFrame:
-    return con.sql(sql, params=params or None).pl()
 
 
 def scalar(con: duckdb.DuckDBPyConnection, sql: str, **params: object) -> object:

@@ -4,7 +4,7 @@
 -- size but not for school size or special rooms (they have neither the size nor the classes).
 -- A measure is null (insufficient data) when a school it needs did not report the input.
 with s as (
-    select st.*, p.*  exclude (province_code, rule),
+    select st.*, p.*  exclude (province_code),
            st.primary_classes + st.junior_classes as classes,
            st.primary_students + st.junior_students as compulsory_students
     from stg_schools st

@@ -9,7 +9,7 @@
 with schools as (
     select
         s.*,
-        p.* exclude (province_code, rule),
+        p.* exclude (province_code),
         coalesce(w.weight_primary, 0) as w_primary,
         coalesce(w.weight_junior, 0) as w_junior,
         coalesce(w.weight_senior, 0) as w_senior
