@@ -128,3 +128,28 @@ def test_province_progress_published_for_each_province_and_year(sample_run):
     assert pp.height == 4 * 3
     assert set(pp.get_column("province_code")) == {"32", "35", "52", "65"}
     assert pp.filter(pl.col("province_code") == "32").get_column("target_is_assumption").all()
+
+
+# The columns shared spec/data-contract.md promises downstream systems; they must never move.
+SPEC_COLUMNS = {
+    "school_indicators": ["year", "province", "county_code", "county_name", "school_id", "school_name", "level",
+                          "unit_kind", "students", *INDICATOR_CODES, "indicators_met", "meets_school_standard"],
+    "county_cv": ["year", "province", "county_code", "county_name", "level", "indicator", "county_value", "cv",
+                  "cv_threshold", "cv_meets", "units"],
+    "county_scorecard": ["year", "province", "county_code", "county_name", "resource_ok", "government_ok",
+                         "quality_ok", "recognition_ok", "prerequisite_ok", "vetoed", "status", "units_primary",
+                         "units_junior", "units_meeting_standard_share", "worst_cv_primary", "worst_cv_junior",
+                         "failing_items"],
+    "province_progress": ["year", "province", "counties", "counties_quality_balanced", "share_quality_balanced",
+                          "next_milestone_year", "next_milestone_target_share", "on_track"],
+}
+
+
+@pytest.mark.parametrize("table", sorted(SPEC_COLUMNS))
+def test_published_tables_keep_the_spec_columns(sample_run, table):
+    out, _ = sample_run
+    frame = pl.read_parquet(out / table / "year=2024" / "part-0.parquet")
+    missing = [c for c in SPEC_COLUMNS[table] if c not in frame.columns]
+    assert missing == []
+    if "county_code" in frame.columns:  # key columns hold codes, as text with every digit
+        assert frame.get_column("county_code").str.contains(r"^\d{6}$").all()
