@@ -11,10 +11,11 @@ import pytest
 from junheng import steps, warehouse
 from junheng.contract import COUNTY_COLUMNS, SCHOOL_COLUMNS
 from junheng.ingest import RAW_META_COLUMNS
-from junheng.policy import Policy
+from junheng.policy import InputChecks, Policy
 
 YEAR = 2024
 COUNTY = "520102"
+PROVINCES = {code: name for code, (name, _) in InputChecks.load().provinces.items()}
 
 
 def school(school_id: str, school_type: str = "小学", *, primary: int = 0, junior: int = 0, senior: int = 0,
@@ -26,7 +27,7 @@ def school(school_id: str, school_type: str = "小学", *, primary: int = 0, jun
     """
     students = primary + junior + senior
     row = {
-        "year": YEAR, "school_id": school_id, "school_name": f"学校{school_id}", "province": "贵州省",
+        "year": YEAR, "school_id": school_id, "school_name": f"学校{school_id}", "province": PROVINCES[county[:2]],
         "prefecture": "贵阳市", "county_code": county, "county_name": "测试县", "school_type": school_type,
         "ownership": "公办", "location": "城区", "parent_school_id": None, "boarding": "否",
         "primary_students": primary, "junior_students": junior, "senior_students": senior,

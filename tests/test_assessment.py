@@ -38,14 +38,16 @@ CASES = edge_cases()
 
 @pytest.fixture(scope="module")
 def edge_run(tmp_path_factory):
-    """One run with one county per case (all in 贵州, which keeps the national numbers)."""
+    """One run with one county per case (all in 贵州, which keeps the national numbers), each with
+    one school: a county with no school in the school table is not assessed."""
     import duckdb
 
     from conftest import build_from_rows
 
     con = duckdb.connect(str(tmp_path_factory.mktemp("edges") / "w.duckdb"))
     forms = [county(f"52{k + 1000:04d}", **{col: value}) for k, (_, col, value, _) in enumerate(CASES)]
-    build_from_rows(con, [school("1000000001", primary=300)], forms, POLICY)
+    schools = [school(f"10000{k:05d}", primary=300, county=f"52{k + 1000:04d}") for k in range(len(CASES))]
+    build_from_rows(con, schools, forms, POLICY)
     yield con
     con.close()
 
@@ -76,8 +78,12 @@ def test_edge_counties_fail_only_the_item_under_test(edge_run):
         assert items == [CASES[k][0]], (code, items)
 
 
+def three_counties() -> list[dict]:
+    return [school(f"100000000{i}", primary=300, county=f"52010{i}") for i in (2, 3, 4)]
+
+
 def test_teacher_pay_ratio_at_and_below_parity(assess):
-    con = assess([school("1000000001", primary=300)], county_rows=[
+    con = assess(three_counties(), county_rows=[
         county("520102", teacher_avg_pay_yuan=100000, civil_servant_avg_pay_yuan=100000),
         county("520103", teacher_avg_pay_yuan=99990, civil_servant_avg_pay_yuan=100000),
         county("520104", teacher_avg_pay_yuan=None),
@@ -87,7 +93,7 @@ def test_teacher_pay_ratio_at_and_below_parity(assess):
 
 
 def test_prerequisite_three_years(assess):
-    con = assess([school("1000000001", primary=300)], county_rows=[
+    con = assess(three_counties(), county_rows=[
         county("520102", basic_balance_year=YEAR - 3), county("520103", basic_balance_year=YEAR - 2),
         county("520104", basic_balance_year=None)])
     got = dict(con.sql("select county_code, verdict from county_items where item = 'P01_basic_balance_3_years'")

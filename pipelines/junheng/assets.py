@@ -18,12 +18,13 @@ from dagster import (
 )
 
 from junheng import steps, warehouse
+from junheng.contract import YEARS
 from junheng.ingest import InputFilesError
+from junheng.staging import DuplicateFilesError
 from junheng.publish import PUBLISHED_KEYS
 from junheng.resources import JunhengSettings, WarehouseResource
 
-FIRST_YEAR, LAST_YEAR = 2012, 2035
-school_years = StaticPartitionsDefinition([str(y) for y in range(FIRST_YEAR, LAST_YEAR + 1)])
+school_years = StaticPartitionsDefinition([str(y) for y in YEARS])
 
 
 def _spec(name: str, asset: str, description: str) -> AssetCheckSpec:
@@ -75,10 +76,11 @@ def _raw_asset(table: steps.InputTable, description: str):
     def _raw(context: AssetExecutionContext, warehouse_db: WarehouseResource, settings: JunhengSettings):
         try:
             with warehouse_db.get_connection() as con:
-                rows, files = steps.ingest(con, settings.input_dir, table)
+                rows, files = steps.ingest(con, settings.input_dir, table, settings.include_subfolders,
+                                           settings.include_hidden_sheets)
                 expectations = _expectations_result(con, f"raw_{table.name}", settings)
         except (InputFilesError, FileNotFoundError) as exc:
-            raise Failure(description=str(exc)) from exc
+            raise Failure(description=str(exc)) from None
         context.log.info(f"read {rows} rows from {len(files)} file(s)")
         return MaterializeResult(
             metadata={"rows": rows, "files": MetadataValue.json(files)},
@@ -89,21 +91,25 @@ def _raw_asset(table: steps.InputTable, description: str):
     return _raw
 
 
-def _staged_asset(table: steps.InputTable, upstream, key: str, description: str):
+def _staged_asset(table: steps.InputTable, upstream: list, key: str, description: str):
     name = f"stg_{table.name}"
 
-    @asset(name=name, group_name="ingest", deps=[upstream], description=description, check_specs=[
+    @asset(name=name, group_name="ingest", deps=upstream, description=description, check_specs=[
         _spec(f"{name}_rows_reconcile", name, "rows in = rows staged + rows quarantined (nothing lost)"),
         _spec(f"{name}_key_unique", name, f"(year, {key}) is unique among staged rows"),
         _expectations_spec(name),
     ])
     def _staged(context: AssetExecutionContext, warehouse_db: WarehouseResource, settings: JunhengSettings):
         with warehouse_db.get_connection() as con:
-            summary = steps.stage(con, table)
+            try:
+                summary = steps.stage(con, table, settings.input_checks())
+            except DuplicateFilesError as exc:
+                raise Failure(description=str(exc)) from None
             raw = int(warehouse.scalar(con, f"select count(*) from raw_{table.name}"))
             staged = int(warehouse.scalar(con, f"select count(*) from stg_{table.name}"))
-            quarantined = int(warehouse.scalar(con, "select count(*) from (select distinct source_file, "
-                                                    f"source_sheet, source_row from quarantine_{table.name})"))
+            quarantined = int(warehouse.scalar(
+                con, "select count(*) from (select distinct source_file, source_sheet, source_row "
+                     f"from quarantine_{table.name} where severity = 'error')"))
             dups = _duplicates(con, f"stg_{table.name}", ("year", key))
             expectations = _expectations_result(con, name, settings)
         if summary.rows_quarantined and settings.policy().national["ingest"]["on_bad_rows"] == "stop":
@@ -114,7 +120,8 @@ def _staged_asset(table: steps.InputTable, upstream, key: str, description: str)
             )
         return MaterializeResult(
             metadata={"rows_in": raw, "rows_staged": staged, "rows_quarantined": quarantined,
-                      "problems": summary.problems, "years": MetadataValue.json(summary.years)},
+                      "problems": summary.problems, "warnings": summary.warnings,
+                      "years": MetadataValue.json(summary.years)},
             check_results=[
                 _result(f"{name}_rows_reconcile", raw == staged + quarantined,
                         f"{raw} in = {staged} staged + {quarantined} quarantined"),
@@ -130,10 +137,11 @@ raw_schools = _raw_asset(steps.SCHOOLS, "原始学校数据：统计人员提交
                          " Raw school rows from every schools* file, kept as they came with file and row.")
 raw_counties = _raw_asset(steps.COUNTIES, "原始县级补充数据（政府保障、教育质量、满意度、否决项）。"
                           " Raw county rows from every counties* file (what the statistics lack).")
-stg_schools = _staged_asset(steps.SCHOOLS, raw_schools, "school_id",
+stg_schools = _staged_asset(steps.SCHOOLS, [raw_schools], "school_id",
                             "校验后的学校数据：不合格的行进入隔离表，注明文件、行、列和原因。"
                             " Typed school rows; rows that break the contract go to the quarantine with the reason.")
-stg_counties = _staged_asset(steps.COUNTIES, raw_counties, "county_code",
+# after stg_schools: a county form is checked against the counties that have schools
+stg_counties = _staged_asset(steps.COUNTIES, [raw_counties, stg_schools], "county_code",
                              "校验后的县级补充数据。 Typed county rows; bad rows quarantined with the reason.")
 
 

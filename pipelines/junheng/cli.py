@@ -81,15 +81,63 @@ def _failures(result) -> list[str]:
     return messages
 
 
+PUBLICATION_FILE = "publication.json"
+LOG_FILE = Path("logs") / "last_run.log"
+
+
+def _write_log(path: Path, results: list) -> None:
+    """Every event of the run, with full error traces, for whoever must look deeper than the
+    terminal's message (the terminal shows only the clean message)."""
+    from junheng.publish import atomic_write_bytes
+
+    lines = []
+    for result in results:
+        for event in result.all_events:
+            lines.append(f"{event.event_type_value} {event.step_key or ''} {event.message or ''}".rstrip())
+            if event.event_type_value == "STEP_FAILURE" and event.step_failure_data.error:
+                lines.append(event.step_failure_data.error.to_string())
+    atomic_write_bytes(path, "\n".join(lines).encode("utf-8"))
+
+
+def _earlier_publication(output_dir: Path) -> dict | None:
+    import json
+
+    path = output_dir / PUBLICATION_FILE
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _write_reports(warehouse: Path, output_dir: Path, summary: dict) -> None:
+    """The quarantine workbook, the run summary and the schema document: written whatever
+    happened, so a statistician always learns why a run did not publish."""
+    from junheng import report, validation
+    from junheng.publish import write_json, write_schema_doc
+    from junheng.warehouse import locked_connection
+
+    output_dir.mkdir(parents=True, exist_ok=True)
+    with locked_connection(warehouse) as con:
+        report.write_quarantine_workbook(con, output_dir / "quarantine_report.xlsx",
+                                         validation.saved_failures(output_dir))
+        summary["skipped"] = report.skipped_inputs(con)
+        if summary.get("published"):
+            summary["years"] = report.year_summary(con)
+            summary["provinces"] = report.province_summary(con)
+    write_schema_doc(output_dir / "SCHEMA.md")
+    write_json(output_dir / "run_summary.json", summary)
+
+
 def run_pipeline(input_dir: Path, output_dir: Path, warehouse: Path, policy_dir: Path,
-                 years: list[int] | None = None, instance=None, log_level: str = "WARNING",
-                 with_dashboards: bool = True) -> dict:
-    """Run every asset (ingest once, then each year) in process. Raises RunFailed."""
+                 years: list[int] | None = None, instance=None, log_level: str = "CRITICAL",
+                 with_dashboards: bool = True, include_subfolders: bool = False,
+                 include_hidden_sheets: bool = False) -> dict:
+    """Run every asset (ingest once, then each year) in process. Raises RunFailed; the
+    quarantine workbook and ``run_summary.json`` are written either way."""
     from dagster import materialize
 
-    from junheng import report, validation
     from junheng.assets import ALL_ASSETS, INGEST_ASSETS, REPORT_ASSETS, YEAR_ASSETS
-    from junheng.publish import write_json, write_schema_doc
+    from junheng.publish import write_json
     from junheng.resources import JunhengSettings, WarehouseResource
     from junheng.steps import staged_years
     from junheng.warehouse import exclusive_run, locked_connection
@@ -97,9 +145,15 @@ def run_pipeline(input_dir: Path, output_dir: Path, warehouse: Path, policy_dir:
     quiet = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     resources = {
         "warehouse_db": WarehouseResource(database=str(warehouse)),
-        "settings": JunhengSettings(input_dir=str(input_dir), output_dir=str(output_dir), policy_dir=str(policy_dir)),
+        "settings": JunhengSettings(input_dir=str(input_dir), output_dir=str(output_dir), policy_dir=str(policy_dir),
+                                    include_subfolders=include_subfolders,
+                                    include_hidden_sheets=include_hidden_sheets),
     }
     started = time.time()
+    results: list = []
+    summary: dict = {"input_dir": str(input_dir), "output_dir": str(output_dir), "published": False,
+                     "started_at": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),
+                     "log": str(output_dir / LOG_FILE)}
     with exclusive_run(warehouse):
         if instance is None:
             instance = _dagster_instance()
@@ -110,32 +164,41 @@ def run_pipeline(input_dir: Path, output_dir: Path, warehouse: Path, policy_dir:
             result = materialize(ALL_ASSETS, selection=selection, partition_key=partition_key, resources=resources,
                                  instance=instance, run_config=quiet, raise_on_error=False,
                                  tags={"junheng/trigger": "cli"})
+            results.append(result)
             if not result.success or _failed_error_checks(result):
                 raise RunFailed(label + ("\n".join(_failures(result)) or "run failed"))
             return result
 
-        result = run(INGEST_ASSETS)
-        counts = {}
-        for table in ("schools", "counties"):
-            meta = result.asset_materializations_for_node(f"stg_{table}")[0].metadata
-            counts[table] = {k: meta[k].value for k in ("rows_in", "rows_staged", "rows_quarantined", "problems")}
-        with locked_connection(warehouse) as con:
-            present = staged_years(con)
-        todo = [y for y in present if years is None or y in years]
-        for year in todo:
-            run(YEAR_ASSETS, str(year), f"{year}:\n")
-        if with_dashboards:
-            run(REPORT_ASSETS)
-        output_dir.mkdir(parents=True, exist_ok=True)
-        with locked_connection(warehouse) as con:
-            report.write_quarantine_workbook(con, output_dir / "quarantine_report.xlsx",
-                                             validation.saved_failures(output_dir))
-            per_year = report.year_summary(con)
-            provinces = report.province_summary(con)
-        write_schema_doc(output_dir / "SCHEMA.md")
-        summary = {**counts, "years": per_year, "provinces": provinces, "input_dir": str(input_dir), "output_dir": str(output_dir),
-                   "seconds": round(time.time() - started, 1)}
-        write_json(output_dir / "run_summary.json", summary)
+        try:
+            result = run(INGEST_ASSETS)
+            for table in ("schools", "counties"):
+                meta = result.asset_materializations_for_node(f"stg_{table}")[0].metadata
+                summary[table] = {k: meta[k].value for k in
+                                  ("rows_in", "rows_staged", "rows_quarantined", "problems", "warnings")}
+            with locked_connection(warehouse) as con:
+                present = staged_years(con)
+            if not present:
+                raise RunFailed(
+                    "没有任何学校数据行通过校验，本次没有发布任何学年的结果。请按隔离报告（quarantine_report.xlsx）修改文件后重新运行。"
+                    " / No school row passed validation, so no year was published. Fix the rows listed in "
+                    "quarantine_report.xlsx and run again.")
+            todo = [y for y in present if years is None or y in years]
+            for year in todo:
+                run(YEAR_ASSETS, str(year), f"{year}:\n")
+            if with_dashboards:
+                run(REPORT_ASSETS)
+            summary["published"] = True
+            summary["published_years"] = todo
+            write_json(output_dir / PUBLICATION_FILE, {"published_at": summary["started_at"], "years": todo,
+                                                       "input_dir": str(input_dir)})
+        except RunFailed as exc:
+            summary["error"] = str(exc)
+            summary["earlier_publication"] = _earlier_publication(output_dir)
+            raise
+        finally:
+            summary["seconds"] = round(time.time() - started, 1)
+            _write_log(output_dir / LOG_FILE, results)
+            _write_reports(warehouse, output_dir, summary)
     return summary
 
 
@@ -148,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--warehouse", type=Path, default=None, help="DuckDB file (default: data/warehouse/junheng.duckdb)")
     run.add_argument("--policy", type=Path, default=POLICY_DIR, help="folder with national.toml and provinces/")
     run.add_argument("--verbose", action="store_true", help="show Dagster's step log")
+    run.add_argument("--include-subfolders", action="store_true", help="also read files in sub-folders / 读取子文件夹")
+    run.add_argument("--include-hidden-sheets", action="store_true", help="also read hidden sheets / 读取隐藏工作表")
     run.add_argument("--years", type=lambda s: [int(y) for y in s.split(",")], default=None,
                      help="only these years, e.g. 2023,2024")
     smp = sub.add_parser("sample", help="regenerate the bundled sample data / 重新生成示例数据")
@@ -173,14 +238,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"junheng run: {args.input} → {args.output}")
     try:
         summary = run_pipeline(args.input.resolve(), args.output.resolve(), warehouse.resolve(), args.policy.resolve(),
-                               args.years, log_level="DEBUG" if args.verbose else "WARNING")
+                               args.years, log_level="DEBUG" if args.verbose else "CRITICAL",
+                               include_subfolders=args.include_subfolders,
+                               include_hidden_sheets=args.include_hidden_sheets)
     except RunFailed as exc:
         print("运行失败 / run failed:\n" + str(exc), file=sys.stderr)
+        print(report.format_failure(args.output.resolve()), file=sys.stderr)
         return 1
     except Exception as exc:  # a clear line instead of a traceback for errors outside the assets
         print(f"运行失败 / run failed: {exc}", file=sys.stderr)
         return 1
     print(report.format_summary(summary, summary["years"]))
+    print(report.format_skipped(summary["skipped"]))
     print(report.format_provinces(summary["provinces"]))
     print(f"输出 outputs: {args.output}")
     print(f"看板 dashboards: {args.output / 'dashboards' / 'index.html'}")

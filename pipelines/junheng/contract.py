@@ -13,6 +13,9 @@ from typing import Literal
 import polars as pl
 
 LEVELS = ("primary", "junior")
+# The school years the pipeline assesses: staging accepts them and Dagster partitions by them.
+FIRST_YEAR, LAST_YEAR = 2012, 2035
+YEARS = tuple(range(FIRST_YEAR, LAST_YEAR + 1))
 LEVEL_NAMES_ZH = {"primary": "小学", "junior": "初中", "senior": "高中"}
 
 Kind = Literal["int", "float", "text", "code", "enum", "bool"]
@@ -278,6 +281,9 @@ PUBLISHED: dict[str, tuple[OutColumn, ...]] = {
         OutColumn("threshold_rule", pl.String(), "rule that set cv_threshold: national or the province", "标准来源"),
         OutColumn("units", pl.Int32(), "assessment units at this level with a value", "评估单元数"),
         OutColumn("students", pl.Int64(), "students in those units", "在校生数"),
+        OutColumn("units_quarantined", pl.Int32(),
+                  "units of this county and level left out because their rows were quarantined; > 0 makes the "
+                  "CV's verdict insufficient_data in county_items", "被隔离而未计入的评估单元数"),
     ),
 }
 
@@ -306,6 +312,17 @@ PUBLISHED.update({
         OutColumn("worst_cv_junior", pl.Float64(), "highest of the 7 junior CVs", "初中最高差异系数"),
         OutColumn("failing_items", pl.List(pl.String()), "codes of the items that fail (see county_items)", "未达标项目"),
         OutColumn("insufficient_items", pl.List(pl.String()), "codes of the items without data", "缺少数据的项目"),
+        OutColumn("schools_in_file", pl.Int32(), "rows of this county in the school table (staged + quarantined)",
+                  "学校表中的学校数"),
+        OutColumn("schools_assessed", pl.Int32(), "schools that are, or are merged into, an assessment unit",
+                  "参加评估的学校数"),
+        OutColumn("schools_excluded_by_policy", pl.Int32(),
+                  "schools a rule leaves out (special education, 民办 switch, small teaching points)", "按规定不参评的学校数"),
+        OutColumn("schools_quarantined", pl.Int32(),
+                  "rows set aside for errors (see quarantine_report.xlsx); > 0 means resource_ok is never true",
+                  "数据有误被隔离的学校数"),
+        OutColumn("quarantined_schools", pl.List(pl.String()), "the quarantined schools: name（school id）",
+                  "被隔离的学校"),
     ),
     "county_items": (
         *_COUNTY_KEYS,
@@ -365,6 +382,8 @@ PUBLISHED.update({
 
 QUARANTINE_COLUMNS: tuple[OutColumn, ...] = (
     OutColumn("table_name", pl.String(), "schools or counties", "数据表"),
+    OutColumn("severity", pl.String(), "error: the row is set aside (quarantined); warning: the row is used, check it",
+              "严重程度"),
     OutColumn("source_file", pl.String(), "file the row came from", "文件"),
     OutColumn("source_sheet", pl.String(), "worksheet (Excel only)", "工作表"),
     OutColumn("source_row", pl.Int64(), "row number as a spreadsheet shows it (header rows counted)", "行号"),

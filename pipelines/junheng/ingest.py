@@ -24,7 +24,11 @@ from junheng.contract import Column
 
 HEADER_SEARCH_ROWS = 15  # title rows an export may put above the header
 MIN_HEADER_MATCHES = 3
-SUPPORTED_SUFFIXES = (".csv", ".txt", ".xlsx", ".xlsm", ".parquet")
+SUPPORTED_SUFFIXES = (".csv", ".txt", ".xlsx", ".xlsm", ".xls", ".parquet")
+EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls")
+# Words that mark a file or sheet as a backup or a copy not meant for submission
+# (Windows adds "副本" / "- Copy"; statisticians write 备份, 勿报, 作废 on old sheets).
+BACKUP_WORDS = ("备份", "副本", "勿报", "作废", "旧版", "backup", "copy")
 RAW_META_COLUMNS = ("source_file", "source_sheet", "source_row", "source_missing_columns", "extra_columns")
 
 
@@ -57,6 +61,7 @@ class FileReport:
 class RawRead:
     frame: pl.DataFrame
     reports: list[FileReport] = field(default_factory=list)
+    skipped: list["Skipped"] = field(default_factory=list)
 
 
 def normalise_header(text: object) -> str:
@@ -96,17 +101,81 @@ def detect_encoding(data: bytes) -> str:
     raise ValueError(f"byte {first_error.start}")
 
 
-def find_input_files(input_dir: Path, stem: str) -> list[Path]:
-    """Files named ``<stem>*.csv|xlsx|parquet`` anywhere under ``input_dir``, in a stable order."""
-    found = [
-        p
-        for p in Path(input_dir).rglob("*")
-        if p.is_file()
-        and p.name.lower().startswith(stem)
-        and p.suffix.lower() in SUPPORTED_SUFFIXES
-        and not p.name.startswith(("~$", "."))
-    ]
-    return sorted(found)
+@dataclass(frozen=True)
+class Skipped:
+    """A file, folder or worksheet of the input that was not read, and why (for the run summary)."""
+
+    path: str
+    sheet: str | None
+    reason: str
+    reason_zh: str
+    reason_en: str
+
+
+SKIP_REASONS = {
+    "subfolder": ("子文件夹中的文件不读取（只读取输入文件夹本身中的文件；需要时用 --include-subfolders）",
+                  "files in sub-folders are not read (only the input folder itself; use --include-subfolders)"),
+    "office_lock_file": ("Excel 打开文件时生成的临时文件", "a temporary file Excel makes while a workbook is open"),
+    "hidden_file": ("隐藏文件", "a hidden file"),
+    "unsupported_format": ("不支持的文件格式（可用 xlsx、xls、csv、parquet）",
+                           "unsupported format (use xlsx, xls, csv or parquet)"),
+    "not_an_input_name": ("文件名不是以 schools 或 counties 开头，不是输入文件",
+                          "the name does not start with schools or counties: not an input file"),
+    "backup_copy": ("文件名表明这是备份或副本（含“备份”“副本”“勿报”等），不读取；如需读取请改名",
+                    "the name marks a backup or copy (备份, 副本, 勿报 …); rename it to have it read"),
+    "hidden_sheet": ("隐藏的工作表不读取（需要时取消隐藏，或用 --include-hidden-sheets）",
+                     "hidden worksheets are not read (unhide it, or use --include-hidden-sheets)"),
+    "backup_sheet": ("工作表名表明这是备份或旧数据（含“备份”“勿报”等），不读取",
+                     "the sheet name marks a backup or old figures (备份, 勿报 …); not read"),
+    "empty_sheet": ("空工作表", "an empty worksheet"),
+    "no_header": ("工作表中没有找到规定的表头，不是数据表", "no contract header found in this sheet: not a data table"),
+}
+
+
+def skipped(path: Path | str, reason: str, sheet: str | None = None) -> Skipped:
+    zh, en = SKIP_REASONS[reason]
+    return Skipped(str(path), sheet, reason, zh, en)
+
+
+def _is_backup(name: str) -> bool:
+    low = unicodedata.normalize("NFKC", name).lower()
+    return any(w in low for w in BACKUP_WORDS)
+
+
+def survey_folder(input_dir: Path, stems: Sequence[str], include_subfolders: bool = False,
+                  ) -> tuple[dict[str, list[Path]], list[Skipped]]:
+    """Sort every entry of the input folder: the files each input table reads (by name stem),
+    and everything else with the reason it is not read. Nothing is passed over in silence."""
+    root = Path(input_dir)
+    files: dict[str, list[Path]] = {s: [] for s in stems}
+    skips: list[Skipped] = []
+    entries = sorted(root.rglob("*") if include_subfolders else root.iterdir())
+    for p in entries:
+        if p.is_dir():
+            if not include_subfolders:
+                skips.append(skipped(p, "subfolder"))
+            continue
+        name = p.name
+        if name.startswith("~$"):
+            skips.append(skipped(p, "office_lock_file"))
+        elif name.startswith("."):
+            skips.append(skipped(p, "hidden_file"))
+        elif p.suffix.lower() not in SUPPORTED_SUFFIXES:
+            skips.append(skipped(p, "unsupported_format"))
+        elif _is_backup(name):
+            skips.append(skipped(p, "backup_copy"))
+        else:
+            stem = next((s for s in stems if name.lower().startswith(s)), None)
+            if stem is None:
+                skips.append(skipped(p, "not_an_input_name"))
+            else:
+                files[stem].append(p)
+    return files, skips
+
+
+def find_input_files(input_dir: Path, stem: str, include_subfolders: bool = False) -> list[Path]:
+    """Files named ``<stem>*.csv|xlsx|xls|parquet`` in ``input_dir``, in a stable order."""
+    return survey_folder(input_dir, (stem,), include_subfolders)[0][stem]
 
 
 def _read_csv_cells(path: Path) -> tuple[pl.DataFrame, str]:
@@ -137,19 +206,53 @@ def _read_csv_cells(path: Path) -> tuple[pl.DataFrame, str]:
     return cells, encoding
 
 
-def _read_excel_sheets(path: Path) -> dict[str, pl.DataFrame]:
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+def _excel_open_error(path: Path, exc: Exception) -> InputFileError:
+    head = path.read_bytes()[:8] if path.exists() else b""
+    if path.suffix.lower() != ".xls" and head == _OLE_MAGIC or "password" in str(exc).lower() \
+            or "encrypt" in str(exc).lower():
+        # an .xlsx saved with a password to open is an encrypted OLE container, not a zip
+        return InputFileError(
+            path, "工作簿设置了打开密码，无法读取。请在 Excel 中取消密码（文件→信息→保护工作簿→用密码进行加密，清空密码）后另存再试。",
+            "the workbook is protected by a password to open and cannot be read. Remove the password in Excel "
+            "(File → Info → Protect Workbook → Encrypt with Password, clear it), save and retry.")
+    return InputFileError(
+        path, f"无法打开 Excel 文件（文件可能已损坏，或扩展名与实际格式不符）：{exc}",
+        f"cannot open the Excel file (damaged, or its extension does not match its format): {exc}")
+
+
+def _read_excel_sheets(path: Path, include_hidden: bool = False) -> tuple[dict[str, pl.DataFrame], list[Skipped]]:
+    """Every worksheet as a grid of text cells (.xlsx and .xls alike), except hidden and
+    backup sheets, which are listed as skipped."""
+    import fastexcel
+
     try:
-        sheets = pl.read_excel(
-            path, sheet_id=0, has_header=False, infer_schema_length=0,
-            drop_empty_rows=False, drop_empty_cols=False, raise_if_empty=False,
-        )
+        reader = fastexcel.read_excel(path)
+        names = reader.sheet_names
     except Exception as exc:
-        raise InputFileError(
-            path,
-            f"无法打开 Excel 文件（文件可能已损坏或不是 XLSX 格式）：{exc}",
-            f"cannot open the Excel file (damaged, or not XLSX): {exc}",
-        ) from exc
-    return sheets if isinstance(sheets, dict) else {"": sheets}
+        raise _excel_open_error(path, exc) from exc
+    sheets: dict[str, pl.DataFrame] = {}
+    skips: list[Skipped] = []
+    for name in names:
+        try:
+            sheet = reader.load_sheet(name, header_row=None, dtypes="string")
+        except Exception as exc:
+            raise _excel_open_error(path, exc) from exc
+        if str(sheet.visible) != "visible" and not include_hidden:
+            skips.append(skipped(path, "hidden_sheet", name))
+            continue
+        if _is_backup(name):
+            skips.append(skipped(path, "backup_sheet", name))
+            continue
+        frame = pl.DataFrame(sheet.to_arrow())
+        frame.columns = [f"column_{i}" for i in range(frame.width)]
+        if frame.height == 0:
+            skips.append(skipped(path, "empty_sheet", name))
+            continue
+        sheets[name] = frame
+    return sheets, skips
 
 
 def _find_header(cells: pl.DataFrame, lookup: dict[str, str]) -> tuple[int, dict[str, str]]:
@@ -229,11 +332,14 @@ def _frame_from_cells(
     return frame, report
 
 
-def read_file(path: Path, columns: Sequence[Column], table_zh: str) -> RawRead:
+def read_file(path: Path, columns: Sequence[Column], table_zh: str, include_hidden_sheets: bool = False) -> RawRead:
     """Read one input file into raw rows. Raises :class:`InputFileError` for a file that
-    cannot be used at all (unreadable, no recognisable header anywhere)."""
+    cannot be used at all (unreadable, password-protected, no recognisable header anywhere).
+    Worksheets that are not read (hidden, backup, empty, without the header) are listed in
+    ``RawRead.skipped``."""
     suffix = path.suffix.lower()
     parts: list[tuple[pl.DataFrame, FileReport]] = []
+    skips: list[Skipped] = []
     if suffix in (".csv", ".txt"):
         cells, encoding = _read_csv_cells(path)
         if cells.height == 0:
@@ -241,14 +347,14 @@ def read_file(path: Path, columns: Sequence[Column], table_zh: str) -> RawRead:
         found = _frame_from_cells(cells, path, None, encoding, columns, first_row_number=1)
         if found:
             parts.append(found)
-    elif suffix in (".xlsx", ".xlsm"):
-        sheets = _read_excel_sheets(path)
+    elif suffix in EXCEL_SUFFIXES:
+        sheets, skips = _read_excel_sheets(path, include_hidden_sheets)
         for sheet_name, cells in sheets.items():
-            if cells.height == 0:
-                continue
             found = _frame_from_cells(cells, path, sheet_name, None, columns, first_row_number=1)
             if found:
                 parts.append(found)
+            else:
+                skips.append(skipped(path, "no_header", sheet_name))
         if not parts and sheets:
             names = "、".join(sheets) or "(无)"
             raise InputFileError(
@@ -257,8 +363,8 @@ def read_file(path: Path, columns: Sequence[Column], table_zh: str) -> RawRead:
                 f"no worksheet has the {table_zh} headers (sheets looked at: {', '.join(sheets)}). "
                 "Check the sheet and its header row.",
             )
-        if not sheets or all(c.height == 0 for c in sheets.values()):
-            return RawRead(empty_raw(columns), [FileReport(str(path), None, None, 0, 0, 0, [], [], [])])
+        if not parts:
+            return RawRead(empty_raw(columns), [FileReport(str(path), None, None, 0, 0, 0, [], [], [])], skips)
     elif suffix == ".parquet":
         table = pl.read_parquet(path)
         cells = pl.concat(
@@ -280,24 +386,26 @@ def read_file(path: Path, columns: Sequence[Column], table_zh: str) -> RawRead:
             f"cannot find the {table_zh} header (at least {MIN_HEADER_MATCHES} contract column names "
             f"in the first {HEADER_SEARCH_ROWS} rows).",
         )
-    return RawRead(pl.concat([p[0] for p in parts]), [p[1] for p in parts])
+    return RawRead(pl.concat([p[0] for p in parts]), [p[1] for p in parts], skips)
 
 
-def read_files(paths: Sequence[Path], columns: Sequence[Column], table_zh: str) -> RawRead:
+def read_files(paths: Sequence[Path], columns: Sequence[Column], table_zh: str,
+               include_hidden_sheets: bool = False) -> RawRead:
     """Read many files; collects every file's error before raising, so one run names them all."""
-    frames, reports, errors = [], [], []
+    frames, reports, skips, errors = [], [], [], []
     for path in paths:
         try:
-            read = read_file(path, columns, table_zh)
+            read = read_file(path, columns, table_zh, include_hidden_sheets)
         except InputFileError as exc:
             errors.append(exc)
             continue
         frames.append(read.frame)
         reports.extend(read.reports)
+        skips.extend(read.skipped)
     if errors:
         raise InputFilesError(errors)
     frame = pl.concat(frames) if frames else empty_raw(columns)
-    return RawRead(frame, reports)
+    return RawRead(frame, reports, skips)
 
 
 class InputFilesError(Exception):

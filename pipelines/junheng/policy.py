@@ -215,3 +215,27 @@ _WEIGHT_SCHEMA = {
     "weight_junior": pl.Float64,
     "weight_senior": pl.Float64,
 }
+
+
+@dataclass(frozen=True)
+class InputChecks:
+    """What staging checks beyond the contract's types: plausibility limits per student, the
+    stray-year share, percent cells typed as fractions, and the province-level codes
+    (``policy/plausibility.toml`` and ``policy/regions.toml``)."""
+
+    per_student: dict[str, dict[str, Any]]
+    stray_year_share: float
+    detect_percent_fractions: bool
+    provinces: dict[str, tuple[str, str]]  # code → (name, short name)
+
+    @classmethod
+    def load(cls, policy_dir: Path | str | None = None) -> "InputChecks":
+        root = Path(policy_dir) if policy_dir else POLICY_DIR
+        plaus = tomllib.loads((root / "plausibility.toml").read_text(encoding="utf-8"))
+        regions = tomllib.loads((root / "regions.toml").read_text(encoding="utf-8"))
+        return cls(
+            per_student=plaus["per_student"],
+            stray_year_share=float(plaus["stray_year"]["max_share_of_main_year"]),
+            detect_percent_fractions=bool(plaus["percent_columns"]["detect_fractions"]),
+            provinces={code: (p["name"], p["short"]) for code, p in regions["province"].items()},
+        )

@@ -10,17 +10,37 @@ import polars as pl
 
 from junheng.contract import QUARANTINE_COLUMNS
 from junheng.publish import atomic_write_bytes
+from junheng.warehouse import table_exists
 
 
 def quarantine_frame(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    return con.sql("select * from quarantine order by source_file, source_sheet, source_row, \"column\"").pl()
+    """Every problem found in the input, errors first; empty when the run stopped before staging."""
+    if not table_exists(con, "quarantine"):
+        return pl.DataFrame(schema={c.name: c.dtype for c in QUARANTINE_COLUMNS})
+    frame = con.sql("select * from quarantine order by severity, source_file, source_sheet, source_row, "
+                    "\"column\"").pl()
+    return frame.select([pl.col(c.name).cast(c.dtype) if c.name in frame.columns else pl.lit(None, c.dtype).alias(c.name)
+                         for c in QUARANTINE_COLUMNS])
+
+
+SKIPPED_HEADERS = {"file": "文件或文件夹", "sheet": "工作表", "reason": "原因代码", "reason_zh": "未读取的原因",
+                   "reason_en": "Why not read (English)"}
+
+
+def skipped_inputs(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """Every file, folder and worksheet of the input that was not read, with the reason."""
+    parts = [f"select * from ingest_skipped_{t}" for t in ("schools", "counties")
+             if table_exists(con, f"ingest_skipped_{t}")]
+    if not parts:
+        return []
+    return con.sql("select distinct * from (" + " union all ".join(parts) + ") order by file, sheet nulls first").pl().to_dicts()
 
 
 VALIDATION_HEADERS = {
     "severity": "严重程度", "suite": "数据表", "year": "学年", "expectation": "检查", "column": "列名",
     "zh": "检查内容", "en": "Expectation (English)", "unexpected_count": "不符合的行数", "rows": "不符合的行（前20行）",
 }
-SEVERITY_ZH = {"error": "错误（阻止发布）", "warning": "警告"}
+SEVERITY_ZH = {"error": "错误（该行未使用）", "warning": "警告（该行已使用，请核对）"}
 
 
 def write_quarantine_workbook(con: duckdb.DuckDBPyConnection, path: Path, validation_failures: list[dict]) -> int:
@@ -29,7 +49,9 @@ def write_quarantine_workbook(con: duckdb.DuckDBPyConnection, path: Path, valida
     import xlsxwriter
 
     frame = quarantine_frame(con)
-    headed = frame.rename({c.name: c.zh for c in QUARANTINE_COLUMNS})
+    headed = frame.with_columns(pl.col("severity").replace(SEVERITY_ZH)).rename(
+        {c.name: c.zh for c in QUARANTINE_COLUMNS})
+    skipped = pl.DataFrame(skipped_inputs(con), schema={k: pl.String for k in SKIPPED_HEADERS}).rename(SKIPPED_HEADERS)
     checks = pl.DataFrame(
         [{**f, "severity": SEVERITY_ZH.get(f["severity"], f["severity"]),
           "rows": "；".join(", ".join(f"{k}={v}" for k, v in r.items()) for r in f["rows"])}
@@ -40,6 +62,7 @@ def write_quarantine_workbook(con: duckdb.DuckDBPyConnection, path: Path, valida
     with xlsxwriter.Workbook(buf) as wb:
         headed.write_excel(wb, worksheet="问题清单", autofit=True, header_format={"bold": True})
         checks.write_excel(wb, worksheet="数据校验", autofit=True, header_format={"bold": True})
+        skipped.write_excel(wb, worksheet="未读取的文件", autofit=True, header_format={"bold": True})
     atomic_write_bytes(Path(path), buf.getvalue())
     return frame.height
 
@@ -60,7 +83,9 @@ def year_summary(con: duckdb.DuckDBPyConnection) -> list[dict]:
             (select avg(meets_school_standard::int) from school_indicators i where i.year = s.year)
                 as share_units_meeting_standard,
             (select count(*) from cv where cv.year = s.year) as counties,
-            (select count(*) filter (where all_cv_pass) from cv where cv.year = s.year) as counties_all_cv_pass
+            (select count(*) filter (where all_cv_pass) from cv where cv.year = s.year) as counties_all_cv_pass,
+            (select count(*) from county_completeness c where c.year = s.year and c.schools_quarantined > 0)
+                as counties_with_quarantined_schools
         from (select distinct year from stg_schools) s
         order by s.year
         """
@@ -74,7 +99,7 @@ def format_summary(counts: dict, years: list[dict]) -> str:
         c = counts[table]
         lines.append(
             f"  {zh} {table}: 读入 {c['rows_in']} rows in = 通过 {c['rows_staged']} staged + "
-            f"隔离 {c['rows_quarantined']} quarantined (问题 {c['problems']} problems)"
+            f"隔离 {c['rows_quarantined']} quarantined (错误 {c['problems']} errors, 警告 {c['warnings']} warnings)"
         )
     for y in years:
         share = y["share_units_meeting_standard"]
@@ -83,6 +108,42 @@ def format_summary(counts: dict, years: list[dict]) -> str:
             f"县 {y['counties']} counties, 14 项差异系数全部达标 {y['counties_all_cv_pass']} with all CVs passing"
             if share is not None else f"  {y['year']}: no units"
         )
+        if y["counties_with_quarantined_schools"]:
+            lines.append(
+                f"    其中 {y['counties_with_quarantined_schools']} 个县有学校数据被隔离，资源配置无法判定达标（数据不足）"
+                f" / {y['counties_with_quarantined_schools']} counties have quarantined schools: their resource part "
+                "cannot pass (insufficient data)")
+    return "\n".join(lines)
+
+
+def format_skipped(skipped: list[dict]) -> str:
+    if not skipped:
+        return "未读取的文件 / not read: 无 none"
+    lines = [f"未读取的文件和工作表 / not read ({len(skipped)}):"]
+    for s in skipped:
+        where = s["file"] + (f" [{s['sheet']}]" if s["sheet"] else "")
+        lines.append(f"  {where}: {s['reason_zh']} / {s['reason_en']}")
+    return "\n".join(lines)
+
+
+def format_failure(output_dir: Path) -> str:
+    """What the statistician has after a failed run, and what the output folder holds."""
+    import json
+
+    lines = [f"问题清单 / problems: {output_dir / 'quarantine_report.xlsx'}",
+             f"运行摘要 / summary: {output_dir / 'run_summary.json'}"]
+    try:
+        summary = json.loads((output_dir / "run_summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "\n".join(lines)
+    lines.append(f"详细日志 / full log: {summary.get('log')}")
+    earlier = summary.get("earlier_publication")
+    if earlier:
+        lines.append(f"注意：输出文件夹中现有的结果来自 {earlier['published_at']} 的运行（学年 {earlier['years']}），"
+                     f"不是本次运行的结果。 / Note: the results in the output folder are from the run of "
+                     f"{earlier['published_at']}, not from this run.")
+    else:
+        lines.append("本次没有发布任何结果。 / Nothing was published.")
     return "\n".join(lines)
 
 

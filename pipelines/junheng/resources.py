@@ -12,7 +12,7 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from junheng.paths import DEFAULT_INPUT_DIR, DEFAULT_OUTPUT_DIR, DEFAULT_WAREHOUSE, POLICY_DIR
-from junheng.policy import Policy
+from junheng.policy import InputChecks, Policy
 from junheng.warehouse import locked_connection
 
 
@@ -36,9 +36,14 @@ class JunhengSettings(ConfigurableResource):
     input_dir: str = Field(default=str(DEFAULT_INPUT_DIR), description="Folder with schools*.csv|xlsx|parquet")
     output_dir: str = Field(default=str(DEFAULT_OUTPUT_DIR), description="Folder for published Parquet and reports")
     policy_dir: str = Field(default=str(POLICY_DIR), description="Folder with national.toml and provinces/")
+    include_subfolders: bool = Field(default=False, description="Also read files in sub-folders of the input folder")
+    include_hidden_sheets: bool = Field(default=False, description="Also read hidden worksheets")
 
     def policy(self) -> Policy:
         return Policy.load(Path(self.policy_dir))
+
+    def input_checks(self) -> InputChecks:
+        return InputChecks.load(Path(self.policy_dir))
 
     @property
     def output_path(self) -> Path:

@@ -20,19 +20,13 @@ import numpy as np
 import polars as pl
 
 from junheng.contract import COUNTY_COLUMNS, SCHOOL_COLUMNS
+from junheng.policy import InputChecks
 
 SAMPLE_SEED = 20231
 SAMPLE_YEARS = (2022, 2023, 2024)
 
-# Real 2-digit province codes and names (used only to shape codes; counties are invented).
-PROVINCES = {
-    "11": "北京市", "12": "天津市", "13": "河北省", "14": "山西省", "15": "内蒙古自治区", "21": "辽宁省",
-    "22": "吉林省", "23": "黑龙江省", "31": "上海市", "32": "江苏省", "33": "浙江省", "34": "安徽省",
-    "35": "福建省", "36": "江西省", "37": "山东省", "41": "河南省", "42": "湖北省", "43": "湖南省",
-    "44": "广东省", "45": "广西壮族自治区", "46": "海南省", "50": "重庆市", "51": "四川省", "52": "贵州省",
-    "53": "云南省", "54": "西藏自治区", "61": "陕西省", "62": "甘肃省", "63": "青海省", "64": "宁夏回族自治区",
-    "65": "新疆维吾尔自治区",
-}
+# Real 2-digit province codes and names from policy/regions.toml (counties are invented).
+PROVINCES = {code: name for code, (name, _) in InputChecks.load().provinces.items()}
 SAMPLE_PROVINCES = ("52", "32", "35", "65")
 
 _SYLLABLES = list("青云石清松白龙凤金银桃柳梅竹兰溪河江湖山岭川泉源平安宁和顺康乐丰盛新明光华阳南北东西")

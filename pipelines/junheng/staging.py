@@ -6,8 +6,14 @@ Chinese and English. Nothing is dropped: rows in = rows staged + rows quarantine
 
 Repairs made without guessing: cells Excel turned into numbers (``520102.0``) get their
 trailing ``.0`` removed; thousands separators are removed from counts; the known
-alternative spellings of a school type are mapped to its code. Anything that would need
-a guess (a code that lost a leading zero, a number in scientific notation) is rejected.
+alternative spellings of a school type are mapped to its code; full-width characters are
+folded (NFKC) and invisible characters (zero-width spaces, BOMs) removed from codes,
+enumerations and numbers, each such change reported as a warning naming the cell. Anything
+that would need a guess (a code that lost a leading zero, a number in scientific notation)
+is rejected.
+
+Each problem has a severity: ``error`` quarantines the row (it is not used, and its county
+cannot be judged to pass); ``warning`` keeps the row and is reported.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from dataclasses import dataclass
 import polars as pl
 
 from junheng.contract import (
+    FIRST_YEAR,
+    LAST_YEAR,
     BOOL_FALSE,
     BOOL_TRUE,
     COUNTY_COLUMNS,
@@ -28,20 +36,43 @@ from junheng.contract import (
     SPECIAL_EDUCATION,
     SUBSET_PAIRS,
     TYPE_LEVELS,
+    TEACHING_POINT,
     Column,
 )
+from junheng.policy import InputChecks
 
-YEAR_RANGE = (2000, 2100)
 COUNTY_CODE_DIGITS = 6
+# Zero-width and other invisible characters that survive copy and paste from web pages and
+# chat messages: a code with one displays correctly and matches nothing.
+INVISIBLE = "[\u00ad\u180e\u200b-\u200f\u2028-\u202f\u2060-\u2064\ufeff]"
+# What the statistics system and statisticians type for "not applicable" or "none".
+EMPTY_MARKERS = ("—", "——", "–", "-", "--", "/", "无", "n/a", "na", "null", "空", "\\")
+FORMULA_ERROR = r"^#(REF!|DIV/0!|VALUE!|N/A|NAME\?|NUM!|NULL!|SPILL!|CALC!|GETTING_DATA)$"
+FOLDED_KINDS = ("code", "enum", "bool", "int", "float")
+
+
+class DuplicateFilesError(Exception):
+    """The same schools appear in two files: a copy of a file, or two exports overlapping.
+    Which file is right cannot be known, so the run stops and names both."""
+
+    def __init__(self, pairs: list[tuple[str, str, int, list[str]]]):
+        self.pairs = pairs
+        lines = [f"- {a} 与 and {b}: {n} 所学校相同 schools in both (例如 e.g. {', '.join(ids[:3])})"
+                 for a, b, n, ids in pairs]
+        super().__init__(
+            "以下文件含有相同学年的相同学校（学校标识码重复），可能是同一文件的副本或两次导出重叠。请删除或移走其中一个文件后重试。"
+            " / These files hold the same schools for the same year (a copy, or two overlapping exports). "
+            "Remove one of each pair and retry.\n" + "\n".join(lines))
 
 
 @dataclass
 class Staged:
     rows: pl.DataFrame  # typed rows that passed every rule
-    problems: pl.DataFrame  # one row per problem (quarantine)
+    problems: pl.DataFrame  # one row per problem (quarantine), errors and warnings
     rows_in: int
     rows_staged: int
     rows_quarantined: int
+    quarantined: pl.DataFrame | None = None  # one row per quarantined row: year, county, school, type
 
 
 def _p(name: str) -> str:
@@ -60,7 +91,7 @@ def _numeric(name: str) -> pl.Expr:
 
 def _code(name: str) -> pl.Expr:
     # Excel stores codes typed as numbers as floats: "520102.0" is 520102 with nothing lost.
-    return pl.col(name).str.replace(r"^(\d+)\.0+$", "${1}")
+    return pl.col(name).str.replace(r"^([0-9]+)\.0+$", "${1}")
 
 
 def _required_mask(col: Column) -> pl.Expr:
@@ -84,16 +115,21 @@ class _Problems:
         self.id_expr = pl.col(_p(id_column)) if id_column else pl.lit(None, pl.String)
         self.parts: list[pl.DataFrame] = []
 
-    def add(self, mask: pl.Expr, column: str, rule: str, zh: str | pl.Expr, en: str | pl.Expr) -> None:
+    def add(self, mask: pl.Expr, column: str, rule: str, zh: str | pl.Expr, en: str | pl.Expr,
+            severity: str = "error", value: pl.Expr | None = None) -> None:
         col = self.columns.get(column)
-        value = pl.col(column).cast(pl.String) if column in self.frame.columns else pl.lit(None, pl.String)
+        if value is None:
+            original = _orig(column)
+            value = pl.col(original if original in self.frame.columns else column).cast(pl.String) \
+                if column in self.frame.columns else pl.lit(None, pl.String)
         part = self.frame.filter(mask).select(
             pl.col("__rid"),
             pl.lit(self.table).alias("table_name"),
+            pl.lit(severity).alias("severity"),
             pl.col("source_file"),
             pl.col("source_sheet"),
             pl.col("source_row"),
-            pl.col(_p("year")).cast(pl.Int32).alias("year"),
+            pl.col(_p("year")).cast(pl.Int32, strict=False).alias("year"),
             self.id_expr.alias("school_id"),
             pl.lit(column).alias("column"),
             pl.lit(col.zh if col else column).alias("column_zh"),
@@ -108,13 +144,59 @@ class _Problems:
     def collect(self) -> pl.DataFrame:
         if not self.parts:
             return self.frame.head(0).select(
-                pl.col("__rid"), pl.lit(self.table).alias("table_name"), pl.col("source_file"), pl.col("source_sheet"), pl.col("source_row"),
+                pl.col("__rid"), pl.lit(self.table).alias("table_name"), pl.lit("error").alias("severity"),
+                pl.col("source_file"), pl.col("source_sheet"), pl.col("source_row"),
                 pl.lit(None, pl.Int32).alias("year"), pl.lit(None, pl.String).alias("school_id"),
                 *[pl.lit(None, pl.String).alias(n) for n in
                   ("column", "column_zh", "value", "rule", "reason_zh", "reason_en")],
             )
         return pl.concat(self.parts).sort("source_file", "source_sheet", "source_row", "column", "rule",
                                           nulls_last=True)
+
+
+def _orig(name: str) -> str:
+    return f"__orig_{name}"
+
+
+def _flag(kind: str, name: str) -> str:
+    return f"__{kind}_{name}"
+
+
+def _clean(raw: pl.DataFrame, columns: tuple[Column, ...]) -> pl.DataFrame:
+    """Fold what a cell shows from how it was typed, before any rule looks at it:
+    invisible characters removed everywhere; full-width forms folded (NFKC) in codes,
+    enumerations and numbers; placeholders such as “—” read as blank; formula errors
+    (#REF! …) read as blank and flagged. Flag and original columns are added only for the
+    columns where something changed, so the rules can say exactly what was found."""
+    cleaned = {}
+    for c in columns:
+        v = pl.col(c.name).str.replace_all(INVISIBLE, "")
+        if c.kind in FOLDED_KINDS:
+            v = v.str.normalize("NFKC")
+        cleaned[c.name] = v.str.strip_chars()
+    stats = raw.select(
+        *[(e.ne_missing(pl.col(n)) & ~e.str.to_lowercase().is_in(EMPTY_MARKERS)
+           & ~e.str.contains(FORMULA_ERROR)).any().alias(f"n{n}") for n, e in cleaned.items()],
+        *[e.str.to_lowercase().is_in(EMPTY_MARKERS).any().alias(f"d{n}") for n, e in cleaned.items()],
+        *[e.str.contains(FORMULA_ERROR).any().alias(f"f{n}") for n, e in cleaned.items()],
+    ).row(0, named=True) if raw.height else {}
+    extra = []
+    for n, e in cleaned.items():
+        dash = e.str.to_lowercase().is_in(EMPTY_MARKERS)
+        error = e.str.contains(FORMULA_ERROR)
+        if stats.get(f"n{n}"):
+            extra += [pl.col(n).alias(_orig(n)),
+                      (e.ne_missing(pl.col(n)) & ~dash & ~error).fill_null(False).alias(_flag("norm", n))]
+        if stats.get(f"d{n}"):
+            extra.append(dash.fill_null(False).alias(_flag("dash", n)))
+        if stats.get(f"f{n}"):
+            extra.append(error.fill_null(False).alias(_flag("fe", n)))
+            if _orig(n) not in [x.meta.output_name() for x in extra]:
+                extra.append(pl.col(n).alias(_orig(n)))
+    frame = raw.with_columns(extra)
+    return frame.with_columns([
+        pl.when(e.str.to_lowercase().is_in(EMPTY_MARKERS) | e.str.contains(FORMULA_ERROR) | (e == ""))
+        .then(None).otherwise(e).alias(n) for n, e in cleaned.items()])
 
 
 def _parse(raw: pl.DataFrame, columns: tuple[Column, ...]) -> pl.DataFrame:
@@ -129,7 +211,46 @@ def _parse(raw: pl.DataFrame, columns: tuple[Column, ...]) -> pl.DataFrame:
             low = pl.col(c.name).str.to_lowercase()
             exprs.append(pl.when(low.is_in(BOOL_TRUE)).then(True).when(low.is_in(BOOL_FALSE)).then(False)
                          .otherwise(None).alias(_p(c.name)))
-    return raw.with_row_index("__rid").with_columns(exprs)
+    return _clean(raw, columns).with_row_index("__rid").with_columns(exprs)
+
+
+def _cleaning_problems(probs: _Problems, columns: tuple[Column, ...]) -> None:
+    """Warnings for folded cells; errors for formula errors."""
+    cols = probs.frame.columns
+    for col in columns:
+        name = col.name
+        if _flag("norm", name) in cols:
+            probs.add(
+                pl.col(_flag("norm", name)), name, "normalised",
+                pl.format(f"“{col.zh}”含全角字符或不可见字符（如零宽空格），已按“{{}}”读取。请在原表中改正。",
+                          pl.col(name)),
+                pl.format(f"'{name}' ({col.zh}) held full-width or invisible characters (e.g. a zero-width space); "
+                          "read as '{}'. Correct the file.", pl.col(name)),
+                severity="warning",
+            )
+        if _flag("fe", name) in cols:
+            probs.add(
+                pl.col(_flag("fe", name)), name, "formula_error",
+                pl.format(f"“{col.zh}”是 Excel 公式错误 {{}}（#REF! 表示公式引用的单元格已被删除，#DIV/0! 表示除以 0）。"
+                          "请在原表中修正公式，或直接填写数值。", pl.col(_orig(name))),
+                pl.format(f"'{name}' ({col.zh}) holds the Excel formula error {{}} (#REF!: the formula refers to "
+                          "deleted cells; #DIV/0!: division by zero). Fix the formula or type the value.",
+                          pl.col(_orig(name))),
+            )
+
+
+def _has(probs: _Problems, kind: str, name: str) -> pl.Expr:
+    flag = _flag(kind, name)
+    return pl.col(flag) if flag in probs.frame.columns else pl.lit(False)
+
+
+# A blank in these columns has a usual cause worth naming.
+BLANK_HINTS = {
+    "county_code": ("县区代码为空。若导出时县区是合并单元格，只有第一行带有代码：请取消合并，在每一行填写县区代码。",
+                    "county_code is blank. If the county was a merged cell in the export, only its first row has "
+                    "the code: unmerge the cells and fill the code in on every row."),
+    "year": ("学年为空。请在每一行填写学年（如 2024）。", "year is blank. Fill in the school year on every row (e.g. 2024)."),
+}
 
 
 def _column_checks(probs: _Problems, columns: tuple[Column, ...], required_mask) -> None:
@@ -146,10 +267,20 @@ def _column_checks(probs: _Problems, columns: tuple[Column, ...], required_mask)
                 f"文件中没有“{col.zh}”（{name}）这一列，此行需要该值。请补上这一列。",
                 f"the file has no column '{name}' ({col.zh}), which this row needs. Add the column.",
             )
+            hint_zh, hint_en = BLANK_HINTS.get(name, (
+                f"“{col.zh}”为空，但必须填写。" + ("请填写（没有时填 0）。" if col.kind in ("int", "float") else "请填写。"),
+                f"'{name}' ({col.zh}) is blank but required here. "
+                + ("Fill it in (0 if none)." if col.kind in ("int", "float") else "Fill it in.")))
+            dash = _has(probs, "dash", name)
             probs.add(
-                required & blank & ~absent, name, "required_blank",
-                f"“{col.zh}”为空，但必须填写。请填写（没有时填 0）。",
-                f"'{name}' ({col.zh}) is blank but required here. Fill it in (0 if none).",
+                required & blank & ~absent & ~_has(probs, "fe", name), name, "required_blank",
+                pl.when(dash).then(pl.lit(f"“{col.zh}”填的是“—”“/”等占位符，但此行必须填写"
+                                          + ("数值（没有时填 0）。" if col.kind in ("int", "float") else "。")))
+                .otherwise(pl.lit(hint_zh)),
+                pl.when(dash).then(pl.lit(f"'{name}' ({col.zh}) holds a placeholder such as '—' or '/', but this "
+                                          "row needs a value" + (" (0 if none)." if col.kind in ("int", "float")
+                                                                 else ".")))
+                .otherwise(pl.lit(hint_en)),
             )
         if col.kind in ("int", "float"):
             v = pl.col(_p(name))
@@ -189,32 +320,172 @@ def _column_checks(probs: _Problems, columns: tuple[Column, ...], required_mask)
             )
 
 
-def _year_and_county_checks(probs: _Problems) -> None:
+def _year_and_county_checks(probs: _Problems, checks: InputChecks) -> None:
     year = pl.col(_p("year"))
     probs.add(
-        year.is_not_null() & ((year != year.round(0)) | (year < YEAR_RANGE[0]) | (year > YEAR_RANGE[1])),
+        year.is_not_null() & ((year != year.round(0)) | (year < FIRST_YEAR) | (year > LAST_YEAR)),
         "year", "bad_year",
-        f"学年应为 {YEAR_RANGE[0]}–{YEAR_RANGE[1]} 之间的四位年份（如 2024）。",
-        f"year must be a 4-digit year between {YEAR_RANGE[0]} and {YEAR_RANGE[1]} (e.g. 2024).",
+        f"学年应为 {FIRST_YEAR}–{LAST_YEAR} 之间的四位年份（如 2024）。",
+        f"year must be a 4-digit year between {FIRST_YEAR} and {LAST_YEAR} (e.g. 2024).",
     )
     cc = pl.col(_p("county_code"))
-    sci = pl.col("county_code").str.contains(r"(?i)e[+-]?\d+$")
+    sci = pl.col("county_code").str.contains(r"(?i)e[+-]?[0-9]+$")
     probs.add(
-        cc.is_not_null() & ~sci & cc.str.contains(r"^\d{1,5}$"), "county_code", "county_code_short",
+        cc.is_not_null() & ~sci & cc.str.contains(r"^[0-9]{1,5}$"), "county_code", "county_code_short",
         f"县区代码应为 {COUNTY_CODE_DIGITS} 位数字，这里位数不足：可能是 Excel 把代码当成数字，去掉了开头的 0。"
         "请把该列设为“文本”格式并填写完整代码。",
         f"county_code must have {COUNTY_CODE_DIGITS} digits; this one is shorter, perhaps Excel treated it as a "
         "number and dropped leading zeros. Format the column as text and enter the full code.",
     )
     probs.add(
-        cc.is_not_null() & ~sci & ~cc.str.contains(r"^\d{1,6}$"), "county_code", "county_code_invalid",
+        cc.is_not_null() & ~sci & ~cc.str.contains(r"^[0-9]{1,6}$"), "county_code", "county_code_invalid",
         f"县区代码应为 {COUNTY_CODE_DIGITS} 位数字（行政区划代码）。",
         f"county_code must be the {COUNTY_CODE_DIGITS}-digit administrative code.",
     )
+    probs.add(
+        cc.str.contains(r"^[0-9]{6}$") & ~cc.str.slice(0, 2).is_in(list(checks.provinces)), "county_code",
+        "county_code_unknown_province",
+        "县区代码的前两位不是任何省级行政区的代码，请核对。",
+        "the first two digits of county_code are no province's code. Check the code.",
+    )
+
+
+def _valid_code(checks: InputChecks) -> pl.Expr:
+    cc = pl.col(_p("county_code"))
+    return cc.str.contains(r"^[0-9]{6}$") & cc.str.slice(0, 2).is_in(list(checks.provinces))
+
+
+def _province_checks(probs: _Problems, checks: InputChecks) -> None:
+    """The province written on a row must be the one its county code belongs to."""
+    cc = pl.col(_p("county_code"))
+    short = cc.str.slice(0, 2).replace_strict({c: s for c, (_, s) in checks.provinces.items()}, default=None)
+    full = cc.str.slice(0, 2).replace_strict({c: n for c, (n, _) in checks.provinces.items()}, default=None)
+    text = pl.col("province")
+    probs.add(
+        _valid_code(checks) & text.is_not_null() & ~text.str.contains(short, literal=True), "province",
+        "province_mismatch",
+        pl.format("县区代码 {} 属于{}，但省份写的是“{}”。代码或省份有一处写错了，请核对。", cc, full, text),
+        pl.format("county code {} belongs to {}, but the province reads '{}'. One of them is wrong: check both.",
+                  cc, full, text),
+    )
+
+
+def _county_name_checks(probs: _Problems, checks: InputChecks) -> None:
+    """One county code, one county name (per year): a row that names its county otherwise
+    than the other rows do is quarantined, since the code or the name is mistyped."""
+    key = [_p("year"), _p("county_code")]
+    df = probs.frame.filter(_valid_code(checks) & pl.col(_p("year")).is_not_null() & pl.col("county_name").is_not_null())
+    if not df.height:
+        return
+    names = df.group_by(*key, "county_name").len()
+    top = names.group_by(key).agg(
+        pl.col("len").max().alias("__top"),
+        pl.col("county_name").filter(pl.col("len") == pl.col("len").max()).sort().first().alias("__usual"),
+        (pl.col("len") == pl.col("len").max()).sum().alias("__ties"),
+        pl.col("county_name").sort().str.join("、").alias("__all_names"),
+    )
+    wrong = (names.join(top, on=key).filter((pl.col("len") < pl.col("__top")) | (pl.col("__ties") > 1))
+             .select(*key, "county_name", "__usual", "__ties", "__all_names"))
+    if not wrong.height:
+        return
+    probs.frame = probs.frame.join(wrong, on=[*key, "county_name"], how="left")
+    cc = pl.col(_p("county_code"))
+    tie = pl.col("__ties") > 1
+    probs.add(
+        pl.col("__usual").is_not_null(), "county_name", "county_name_mismatch",
+        pl.when(tie).then(pl.format("县区代码 {} 在本表中对应了不同的县名（{}），各占相同行数，无法判断哪个正确。请统一。",
+                                    cc, pl.col("__all_names")))
+        .otherwise(pl.format("县区代码 {} 在本表其他行中是“{}”，这一行写的是“{}”。代码或县名有一处写错了，请核对。",
+                             cc, pl.col("__usual"), pl.col("county_name"))),
+        pl.when(tie).then(pl.format("county code {} has different names in this table ({}), equally often; which "
+                                    "is right cannot be told. Make them agree.", cc, pl.col("__all_names")))
+        .otherwise(pl.format("county code {} is '{}' on the other rows but '{}' here. The code or the name is "
+                             "mistyped: check both.", cc, pl.col("__usual"), pl.col("county_name"))),
+    )
+    probs.frame = probs.frame.drop("__usual", "__ties", "__all_names")
+
+
+def _stray_year_checks(probs: _Problems, checks: InputChecks) -> None:
+    """A handful of rows with another year than the rest of their sheet (last year's 学年 typed
+    on one row) are flagged row by row rather than assessed as a year of their own."""
+    sheet = ["source_file", "source_sheet"]
+    year = pl.col(_p("year"))
+    per_year = pl.len().over(*sheet, _p("year"))
+    main = probs.frame.filter(year.is_not_null()).group_by(*sheet, _p("year")).len().group_by(*sheet).agg(
+        pl.col("len").max().alias("__main_n"),
+        pl.col(_p("year")).filter(pl.col("len") == pl.col("len").max()).max().alias("__main_year"))
+    probs.frame = probs.frame.join(main, on=sheet, how="left", nulls_equal=True)
+    probs.add(
+        year.is_not_null() & (per_year < checks.stray_year_share * pl.col("__main_n")), "year", "stray_year",
+        pl.format("本表其他 {} 行都是 {} 学年，只有少数几行是 {} 学年：多半是误填了学年。请核对；如确实是另一学年的数据，请放在单独的文件中。",
+                  pl.col("__main_n"), pl.col("__main_year").cast(pl.Int64), year.cast(pl.Int64)),
+        pl.format("the other {} rows of this sheet are year {}; only a few rows are year {}: most likely a typing "
+                  "slip. Check it; data of another year belong in a file of their own.",
+                  pl.col("__main_n"), pl.col("__main_year").cast(pl.Int64), year.cast(pl.Int64)),
+    )
+    probs.frame = probs.frame.drop("__main_n", "__main_year")
+
+
+def _plausibility_checks(probs: _Problems, checks: InputChecks) -> None:
+    """Values per student beyond a physical limit are errors; beyond a plausible band, warnings
+    (limits in policy/plausibility.toml)."""
+    students = {level: pl.col(_p(f"{level}_students")).fill_null(0) for level in ("primary", "junior", "senior")}
+    students["all"] = students["primary"] + students["junior"] + students["senior"]
+    for name, spec in checks.per_student.items():
+        col = probs.columns[name]
+        per = students[spec["per"]]
+        scale = float(spec.get("scale", 1))
+        ratio = pl.col(_p(name)) * scale / per
+        shown = ratio.round(2).cast(pl.String)
+        where = per > 0
+        probs.add(
+            where & (ratio > spec["error_above"]), name, "implausible_value",
+            pl.format(f"“{col.zh}”折合{spec['zh']}为 {{}}，超过 {spec['error_above']:g}，不可能：多半是多打了几位、"
+                      "单位填错（如元与万元）或小数点位置有误。请核对。", shown),
+            pl.format(f"'{name}' ({col.zh}) comes to {{}} per student ({spec['zh']}), above {spec['error_above']:g}, "
+                      "which no school has: most likely extra digits, the wrong unit (元 for 万元) or a misplaced "
+                      "decimal point. Check it.", shown),
+        )
+        probs.add(
+            where & (ratio > spec["warn_above"]) & (ratio <= spec["error_above"]), name, "unusual_value",
+            pl.format(f"“{col.zh}”折合{spec['zh']}为 {{}}，高于通常范围（{spec['warn_above']:g}）。数据已使用，请核对。",
+                      shown),
+            pl.format(f"'{name}' ({col.zh}) comes to {{}} per student ({spec['zh']}), above the usual range "
+                      f"({spec['warn_above']:g}). The value is used; check it.", shown),
+            severity="warning",
+        )
+
+
+def _parent_checks(probs: _Problems) -> None:
+    """A teaching point's parent school must exist in the same year and lie in the same county."""
+    df = probs.frame
+    parents = df.filter(pl.col(_p("school_id")).is_not_null()).select(
+        pl.col(_p("year")), pl.col(_p("school_id")).alias(_p("parent_school_id")),
+        pl.col(_p("county_code")).alias("__parent_county")).unique([_p("year"), _p("parent_school_id")])
+    probs.frame = df.join(parents, on=[_p("year"), _p("parent_school_id")], how="left")
+    has_parent = pl.col(_p("parent_school_id")).is_not_null() & (pl.col("__type") == TEACHING_POINT)
+    probs.add(
+        has_parent & pl.col("__parent_county").is_not_null() & (pl.col("__parent_county") != pl.col(_p("county_code"))),
+        "parent_school_id", "parent_other_county",
+        pl.format("所属学校 {} 在另一个县（{}），教学点不能跨县归属。请核对所属学校标识码或县区代码。",
+                  pl.col(_p("parent_school_id")), pl.col("__parent_county")),
+        pl.format("the parent school {} lies in another county ({}); a teaching point cannot belong across a county "
+                  "line. Check the parent id or the county code.", pl.col(_p("parent_school_id")),
+                  pl.col("__parent_county")),
+    )
+    probs.add(
+        has_parent & pl.col("__parent_county").is_null(), "parent_school_id", "parent_not_found",
+        "所属学校标识码在本学年的学校表中找不到。教学点按独立单元处理；请核对所属学校标识码。",
+        "the parent school id is not in this year's school table; the teaching point is treated as a unit of "
+        "its own. Check the parent id.",
+        severity="warning",
+    )
+    probs.frame = probs.frame.drop("__parent_county")
 
 
 def _duplicate_check(probs: _Problems, key_column: str, zh: str) -> None:
-    """Every row sharing (year, key) is quarantined: which one is right cannot be known."""
+    """Every row sharing (year, key) is quarantined: which one is right cannot be known. When
+    the same keys come from two different files, the run stops instead, naming both."""
     df = probs.frame
     key = [_p("year"), _p(key_column)]
     where = pl.format("{}:{}", pl.col("source_file").str.split("/").list.last(), pl.col("source_row"))
@@ -226,6 +497,13 @@ def _duplicate_check(probs: _Problems, key_column: str, zh: str) -> None:
     )
     if not dup.height:
         return
+    files = dup.group_by(key).agg(pl.col("source_file").unique().sort().alias("__files"))
+    across = files.filter(pl.col("__files").list.len() > 1)
+    if across.height:
+        pairs = (across.with_columns(pl.col("__files").list.get(0).alias("a"), pl.col("__files").list.get(1).alias("b"))
+                 .group_by("a", "b").agg(pl.len().alias("n"), pl.col(_p(key_column)).sort().head(3).alias("ids"))
+                 .sort("a", "b"))
+        raise DuplicateFilesError([(r["a"], r["b"], r["n"], r["ids"]) for r in pairs.iter_rows(named=True)])
     probs.frame = df.join(dup.select("__rid", pl.col("__all").list.join("、").alias("__others")), on="__rid",
                           how="left")
     probs.add(
@@ -236,16 +514,77 @@ def _duplicate_check(probs: _Problems, key_column: str, zh: str) -> None:
     )
 
 
-def _finish(raw: pl.DataFrame, probs: _Problems, typed) -> Staged:
+def _percent_fractions(frame: pl.DataFrame, probs: _Problems, columns: tuple[Column, ...]) -> pl.DataFrame:
+    """Percent columns typed as Excel percentages ("90%" is stored as 0.9): when every value of a
+    column in a sheet lies in 0-1 and one lies strictly between, the column is read ×100, with a
+    warning on every cell it changes."""
+    sheet = ["source_file", "source_sheet"]
+    for col in columns:
+        if col.max_value != 100.0:
+            continue
+        v = pl.col(_p(col.name))
+        fraction = (v.max().over(sheet) <= 1) & ((v > 0) & (v < 1)).any().over(sheet)
+        flag = _flag("pct", col.name)
+        frame = frame.with_columns((fraction & v.is_not_null()).fill_null(False).alias(flag))
+        probs.frame = frame
+        probs.add(
+            pl.col(flag), col.name, "percent_as_fraction",
+            pl.format(f"“{col.zh}”整列都在 0–1 之间，应是 Excel 百分比格式（90% 存为 0.9）：已按 {{}}% 读取。请核对。",
+                      (v * 100).round(6).cast(pl.String)),
+            pl.format(f"every '{col.name}' ({col.zh}) value of this sheet lies in 0-1, so the column was typed as "
+                      "an Excel percentage (90% is stored as 0.9): read as {}%. Check it.",
+                      (v * 100).round(6).cast(pl.String)),
+            severity="warning",
+        )
+        frame = probs.frame.with_columns(pl.when(pl.col(flag)).then(v * 100).otherwise(v).alias(_p(col.name)))
+        probs.frame = frame
+    return frame
+
+
+def _finish(raw: pl.DataFrame, probs: _Problems, typed, quarantined=None) -> Staged:
     problems = probs.collect()
-    bad = problems.select("__rid").unique()
+    bad = problems.filter(pl.col("severity") == "error").select("__rid").unique()
     good = probs.frame.join(bad, on="__rid", how="anti")
     rows = typed(good)
-    return Staged(rows, problems.drop("__rid"), raw.height, rows.height, bad.height)
+    rules = problems.filter(pl.col("severity") == "error").group_by("__rid").agg(pl.col("rule").unique().alias("__rules"))
+    held = quarantined(probs.frame.join(rules, on="__rid", how="inner")) if quarantined else None
+    return Staged(rows, problems.drop("__rid"), raw.height, rows.height, bad.height, held)
 
 
-def stage_schools(raw: pl.DataFrame) -> Staged:
+QUARANTINED_SCHEMA = {"year": pl.Int32, "province_code": pl.String, "county_code": pl.String,
+                      "county_name": pl.String, "school_id": pl.String, "school_name": pl.String,
+                      "school_type": pl.String, "source_file": pl.String, "source_sheet": pl.String,
+                      "source_row": pl.Int64, "rules": pl.String}
+
+
+def _quarantined_schools(checks: InputChecks):
+    """One row per quarantined school row, with what could still be read of it: its year and
+    county (null where they could not be read), so its county is known to be incomplete."""
+    year = pl.col(_p("year"))
+
+    def select(bad: pl.DataFrame) -> pl.DataFrame:
+        code = pl.when(_valid_code(checks)).then(pl.col(_p("county_code")))
+        return bad.select(
+            # a stray year is a typing slip: the row's real year is not known
+            pl.when((year >= FIRST_YEAR) & (year <= LAST_YEAR) & (year == year.round(0))
+                    & ~pl.col("__rules").list.contains("stray_year")).then(year)
+            .cast(pl.Int32, strict=False).alias("year"),
+            code.str.slice(0, 2).alias("province_code"),
+            code.alias("county_code"),
+            pl.col("county_name"),
+            pl.col(_p("school_id")).alias("school_id"),
+            pl.col("school_name"),
+            pl.col("__type").alias("school_type"),
+            "source_file", "source_sheet", "source_row",
+            pl.col("__rules").list.sort().list.join(",").alias("rules"),
+        ).cast(QUARANTINED_SCHEMA).sort("source_file", "source_sheet", "source_row", nulls_last=True)
+
+    return select
+
+
+def stage_schools(raw: pl.DataFrame, checks: InputChecks | None = None) -> Staged:
     """Validate and type the raw school rows. Pure function: frame in, frames out."""
+    checks = checks or InputChecks.load()
     type_text = pl.col("school_type")
     df = _parse(raw, SCHOOL_COLUMNS).with_columns(
         pl.coalesce(type_text.replace_strict(SCHOOL_TYPE_ALIASES, default=None), type_text).alias("__type_raw"),
@@ -253,8 +592,13 @@ def stage_schools(raw: pl.DataFrame) -> Staged:
         pl.when(pl.col("__type_raw").is_in(SCHOOL_TYPES)).then(pl.col("__type_raw")).alias("__type"),
     )
     probs = _Problems(df, "schools", SCHOOL_COLUMNS, "school_id")
+    _cleaning_problems(probs, SCHOOL_COLUMNS)
     _column_checks(probs, SCHOOL_COLUMNS, _required_mask)
-    _year_and_county_checks(probs)
+    _year_and_county_checks(probs, checks)
+    _province_checks(probs, checks)
+    _county_name_checks(probs, checks)
+    _stray_year_checks(probs, checks)
+    _plausibility_checks(probs, checks)
 
     for col in SCHOOL_COLUMNS:
         if col.required in ("primary", "junior", "senior") and col.kind in ("int", "float"):
@@ -297,15 +641,20 @@ def stage_schools(raw: pl.DataFrame) -> Staged:
             f"有{zh_level}在校生，但{zh_level}专任教师数为 0。请核对。",
             f"the school has {level} students but 0 {level} teachers. Check both.",
         )
+    _parent_checks(probs)
     _duplicate_check(probs, "school_id", "学校标识码")
-    return _finish(raw, probs, _typed_schools)
+    return _finish(raw, probs, _typed_schools, _quarantined_schools(checks))
 
 
-def stage_counties(raw: pl.DataFrame) -> Staged:
+def stage_counties(raw: pl.DataFrame, checks: InputChecks | None = None) -> Staged:
     """Validate and type the raw county rows (the supplementary county table)."""
+    checks = checks or InputChecks.load()
     probs = _Problems(_parse(raw, COUNTY_COLUMNS), "counties", COUNTY_COLUMNS, None)
+    _cleaning_problems(probs, COUNTY_COLUMNS)
+    if checks.detect_percent_fractions:
+        _percent_fractions(probs.frame, probs, COUNTY_COLUMNS)
     _column_checks(probs, COUNTY_COLUMNS, lambda col: pl.lit(col.required == "always"))
-    _year_and_county_checks(probs)
+    _year_and_county_checks(probs, checks)
     _duplicate_check(probs, "county_code", "县区代码")
     return _finish(raw, probs, lambda df: _typed(df, COUNTY_COLUMNS).sort("year", "county_code"))
 

@@ -21,11 +21,12 @@ from junheng.contract import (
     QUALITY_METHOD,
     QUARANTINE_COLUMNS,
     SCHOOL_COLUMNS,
+    TYPE_LEVELS,
     Column,
 )
-from junheng.ingest import empty_raw, find_input_files, read_files
+from junheng.ingest import InputFileError, InputFilesError, empty_raw, read_files, survey_folder
 from junheng.milestones import load_milestones
-from junheng.policy import Policy
+from junheng.policy import InputChecks, Policy
 from junheng.publish import publish_year
 from junheng.staging import Staged, stage_counties, stage_schools
 
@@ -48,10 +49,11 @@ class InputTable:
 
 SCHOOLS = InputTable("schools", "schools", "学校基础数据表", SCHOOL_COLUMNS, required=True)
 COUNTIES = InputTable("counties", "counties", "县级补充数据表", COUNTY_COLUMNS, required=False)
+INPUT_TABLES = (SCHOOLS, COUNTIES)
 _VALIDATORS = {"schools": stage_schools, "counties": stage_counties}
 
 # SQL models in dependency order (each replaces one year of its table).
-UNIT_MODELS = ("school_units", "unit_exclusions")
+UNIT_MODELS = ("school_units", "unit_exclusions", "county_completeness")
 INDICATOR_MODELS = ("unit_indicator_values", "school_indicators")
 CV_MODELS = ("county_variation", "county_cv", "county_basic_balance")
 ASSESSMENT_MODELS = ("county_school_conditions", "county_item_values", "county_item_verdicts", "county_items",
@@ -65,46 +67,88 @@ class StageSummary:
     rows_in: int
     rows_staged: int
     rows_quarantined: int
-    problems: int
+    problems: int    # errors: each sets its row aside
+    warnings: int    # the row is used; check it
     years: list[int]
 
 
-def ingest(con: duckdb.DuckDBPyConnection, input_dir: Path, table: InputTable) -> tuple[int, list[str]]:
-    """Land every ``<stem>*`` file under ``input_dir`` in ``raw_<name>``, as it came."""
-    paths = find_input_files(Path(input_dir), table.stem)
+SKIPPED_SCHEMA = {"file": pl.String, "sheet": pl.String, "reason": pl.String, "reason_zh": pl.String,
+                  "reason_en": pl.String}
+
+
+def ingest(con: duckdb.DuckDBPyConnection, input_dir: Path, table: InputTable, include_subfolders: bool = False,
+           include_hidden_sheets: bool = False) -> tuple[int, list[str]]:
+    """Land every ``<stem>*`` file of ``input_dir`` in ``raw_<name>``, as it came; list every
+    file, folder and sheet that is not read, with the reason, in ``ingest_skipped_<name>``."""
+    found, folder_skips = survey_folder(Path(input_dir), [t.stem for t in INPUT_TABLES], include_subfolders)
+    paths = found[table.stem]
     if not paths and table.required:
         raise FileNotFoundError(
-            f"在 {input_dir} 中没有找到{table.zh}文件（文件名应以 {table.stem} 开头，格式为 csv/xlsx/parquet）。"
-            f" / no {table.stem}*.csv|xlsx|parquet file found under {input_dir}."
+            f"在 {input_dir} 中没有找到{table.zh}文件（文件名应以 {table.stem} 开头，格式为 xlsx/xls/csv/parquet）。"
+            f" / no {table.stem}*.xlsx|xls|csv|parquet file found in {input_dir}."
         )
-    read = read_files(paths, table.columns, table.zh)
-    warehouse.replace_table(con, f"raw_{table.name}", read.frame if paths else empty_raw(table.columns))
+    read = read_files(paths, table.columns, table.zh, include_hidden_sheets)
+    if table.required and read.frame.height == 0:
+        raise InputFilesError([
+            InputFileError(p, f"文件中没有{table.zh}的数据行（只有表头，或数据所在的工作表被隐藏/标为备份）。",
+                           f"the file holds no {table.stem} rows (a header only, or the data sheet is hidden "
+                           "or marked as a backup).") for p in paths])
+    warehouse.replace_table(con, f"raw_{table.name}", read.frame)
     files = pl.DataFrame(
         [{k: (",".join(v) if isinstance(v, list) else v) for k, v in asdict(r).items()} for r in read.reports],
         schema=FILE_REPORT_SCHEMA,
     )
     warehouse.replace_table(con, f"ingest_files_{table.name}", files)
+    skips = (folder_skips if table is SCHOOLS else []) + read.skipped
+    warehouse.replace_table(con, f"ingest_skipped_{table.name}", pl.DataFrame(
+        [(s.path, s.sheet, s.reason, s.reason_zh, s.reason_en) for s in skips], schema=SKIPPED_SCHEMA, orient="row"))
     return read.frame.height, [str(p) for p in paths]
 
 
-def stage(con: duckdb.DuckDBPyConnection, table: InputTable) -> StageSummary:
-    """Validate ``raw_<name>`` into ``stg_<name>`` and ``quarantine_<name>``."""
+def stage(con: duckdb.DuckDBPyConnection, table: InputTable, checks: InputChecks | None = None) -> StageSummary:
+    """Validate ``raw_<name>`` into ``stg_<name>`` and ``quarantine_<name>`` (schools also give
+    ``quarantined_schools``: what could be read of each row set aside, to mark its county)."""
     raw = con.sql(f"select * from raw_{table.name}").pl()
-    staged: Staged = _VALIDATORS[table.name](raw)
+    staged: Staged = _VALIDATORS[table.name](raw, checks)
     warehouse.replace_table(con, f"stg_{table.name}", staged.rows)
     quarantine = staged.problems.select([pl.col(c.name).cast(c.dtype) for c in QUARANTINE_COLUMNS])
-    warehouse.replace_table(con, f"quarantine_{table.name}", quarantine)
+    if table is SCHOOLS:
+        warehouse.replace_table(con, "quarantined_schools", staged.quarantined)
     if table is COUNTIES:
         warehouse.replace_table(con, "stg_county_inputs", county_inputs(staged.rows))
+        quarantine = pl.concat([quarantine, _forms_without_schools(con)])
+    warehouse.replace_table(con, f"quarantine_{table.name}", quarantine)
     _refresh_quarantine_view(con)
     years = sorted(staged.rows.get_column("year").unique().to_list()) if staged.rows.height else []
-    return StageSummary(staged.rows_in, staged.rows_staged, staged.rows_quarantined, quarantine.height, years)
+    errors = quarantine.filter(pl.col("severity") == "error").height
+    return StageSummary(staged.rows_in, staged.rows_staged, staged.rows_quarantined, errors,
+                        quarantine.height - errors, years)
+
+
+def _forms_without_schools(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """A county form for a county with no school in the school table is not assessed (it would
+    be a county of no schools): one warning per such row."""
+    if not (warehouse.table_exists(con, "stg_schools") and warehouse.table_exists(con, "quarantined_schools")):
+        return pl.DataFrame(schema={c.name: c.dtype for c in QUARANTINE_COLUMNS})
+    return con.sql("""
+        select 'counties' as table_name, 'warning' as severity, c.source_file, c.source_sheet, c.source_row,
+               c.year, null as school_id, 'county_code' as "column", '县区代码' as column_zh, c.county_code as value,
+               'county_without_schools' as rule,
+               '学校表中没有这个县（' || c.county_code || '）' || c.year || ' 学年的任何学校，本县不参加评估。请核对县区代码，或补交该县的学校数据。' as reason_zh,
+               'the school table has no school of this county (' || c.county_code || ') in ' || c.year
+                   || '; the county is not assessed. Check the code, or hand in its schools.' as reason_en
+        from stg_counties c
+        where not exists (select 1 from stg_schools s where s.year = c.year and s.county_code = c.county_code)
+          and not exists (select 1 from quarantined_schools q
+                          where coalesce(q.year, c.year) = c.year and q.county_code = c.county_code)
+        order by c.source_file, c.source_row
+    """).pl().select([pl.col(c.name).cast(c.dtype) for c in QUARANTINE_COLUMNS])
 
 
 def _refresh_quarantine_view(con: duckdb.DuckDBPyConnection) -> None:
     parts = [f"select * from quarantine_{t.name}" for t in (SCHOOLS, COUNTIES)
              if warehouse.table_exists(con, f"quarantine_{t.name}")]
-    con.sql("create or replace view quarantine as " + " union all ".join(parts))
+    con.sql("create or replace view quarantine as " + " union all by name ".join(parts))
 
 
 def county_inputs(counties: pl.DataFrame) -> pl.DataFrame:
@@ -131,6 +175,11 @@ def load_policy(con: duckdb.DuckDBPyConnection, policy: Policy, policy_dir: Path
          for method, group in ((QUALITY_METHOD, INDICATORS), (BASIC_METHOD, BASIC_INDICATORS)) for i in group]
     )
     warehouse.replace_table(con, "dim_indicators", dim)
+    warehouse.replace_table(con, "dim_school_type_levels", pl.DataFrame(
+        [(t, lv) for t, levels in TYPE_LEVELS.items() for lv in levels], schema=["school_type", "level"], orient="row"))
+    warehouse.replace_table(con, "dim_provinces", pl.DataFrame(
+        [(code, name) for code, (name, _) in InputChecks.load(policy_dir).provinces.items()],
+        schema=["province_code", "province_name"], orient="row"))
     return sorted(provinces)
 
 

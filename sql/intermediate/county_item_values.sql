@@ -1,11 +1,10 @@
 -- The value of every county item's input, in long form (year, county, input, value).
 -- Inputs named "school:<measure>" come from county_school_conditions, "county:<measure>" are
 -- derived from the county table, the rest are county-table columns (stg_county_inputs, yes/no
--- as 1/0). A county appears when either table has it for the year.
+-- as 1/0). The counties are those with schools in the school table (county_completeness): a
+-- county form alone does not make a county assessed.
 with counties as (
-    select distinct year, province_code, county_code from stg_schools where year = getvariable('run_year')
-    union
-    select distinct year, province_code, county_code from stg_counties where year = getvariable('run_year')
+    select year, province_code, county_code from county_completeness where year = getvariable('run_year')
 ),
 
 school_measures as (
@@ -16,6 +15,9 @@ school_measures as (
         share_units_meeting_standard_pct
     ))
     where year = getvariable('run_year')
+    union all
+    select year, province_code, county_code, 'school:schools_quarantined', schools_quarantined::double
+    from county_completeness where year = getvariable('run_year')
 ),
 
 county_measures as (

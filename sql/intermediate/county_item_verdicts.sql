@@ -1,7 +1,10 @@
 -- Every item of the assessment for every county and year, with its value, the
 -- threshold, the rule that set it (national or a province's override) and the verdict:
 -- pass | fail | insufficient_data. A missing input is insufficient_data, never a pass.
--- Resource items are the school rule (R01) and the 14 variation coefficients (R_cv_*).
+-- Resource items are complete data (R00), the school rule (R01) and the 14 variation
+-- coefficients (R_cv_*). With quarantined schools a county's data are incomplete: R00 is
+-- insufficient_data, and so is every CV of a level that lost units (the missing schools could
+-- move it either way); R01 still fails when an assessed unit fails (that cannot be undone).
 with counties as (
     select distinct year, province_code, county_code from county_item_values
     where year = getvariable('run_year')
@@ -13,6 +16,9 @@ names as (
         select county_code, province, county_name from stg_schools where year = getvariable('run_year')
         union all
         select county_code, province, county_name from stg_counties where year = getvariable('run_year')
+        union all
+        select q.county_code, d.province_name, q.county_name
+        from quarantined_schools q join dim_provinces d using (province_code)
     )
     group by county_code
 ),
@@ -38,6 +44,8 @@ judged as (
             when op = '<' and value < threshold then 'pass'
             when op = 'yes' and value = 1 then 'pass'
             when op = 'no' and value = 0 then 'pass'
+            when op = 'complete' and value = 0 then 'pass'
+            when op = 'complete' then 'insufficient_data'
             else 'fail'
         end as verdict
     from listed
@@ -50,7 +58,8 @@ cv_items as (
         'resource' as area,
         '差异系数：' || case level when 'primary' then '小学' else '初中' end || indicator_name as item_name,
         '<=' as op, cv_threshold as threshold, null as unit, threshold_rule as rule, cv as value,
-        case when cv_meets then 'pass' when not cv_meets then 'fail' else 'insufficient_data' end as verdict
+        case when units_quarantined > 0 then 'insufficient_data'
+             when cv_meets then 'pass' when not cv_meets then 'fail' else 'insufficient_data' end as verdict
     from county_cv
     where year = getvariable('run_year')
 )

@@ -14,8 +14,13 @@ select
     cv.cv_undefined_reason,
     t.cv_threshold_rule as threshold_rule,
     cv.units::int as units,
-    cv.students::bigint as students
+    cv.students::bigint as students,
+    -- units of this county and level whose rows were quarantined: left out of this CV
+    coalesce(case cv.level when 'primary' then c.units_quarantined_primary
+                           else c.units_quarantined_junior end, 0)::int as units_quarantined
 from county_variation cv
+left join county_completeness c
+    on c.year = cv.year and c.county_code = cv.county_code
 join policy_level_thresholds t
     on t.province_code = cv.province_code and t.level = cv.level and t.indicator = cv.indicator
 join policy_province p on p.province_code = cv.province_code

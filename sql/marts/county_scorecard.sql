@@ -5,6 +5,8 @@
 --   status quality_balanced: resources, government assurance, quality, recognition and the
 --   prerequisite all pass and no veto is set; not_yet: something fails or a veto is set;
 --   insufficient_data: nothing fails, but something cannot be judged.
+--   A county with quarantined schools is never quality_balanced: its resource part lacks data
+--   (item R00; see county_item_verdicts). The completeness counts come from county_completeness.
 with items as (
     select * from county_item_verdicts where year = getvariable('run_year')
 ),
@@ -77,7 +79,10 @@ select
     u.units_meeting_standard_share,
     w.worst_cv_primary, w.worst_cv_junior,
     coalesce(list_concat(p.vetoes, p.failing), []::varchar[]) as failing_items,
-    coalesce(p.missing, []::varchar[]) as insufficient_items
+    coalesce(p.missing, []::varchar[]) as insufficient_items,
+    c.schools_in_file, c.schools_assessed, c.schools_excluded_by_policy, c.schools_quarantined,
+    c.quarantined_schools
 from parts p
+join county_completeness c using (year, county_code)
 left join units u using (year, county_code)
 left join worst w using (year, county_code)
