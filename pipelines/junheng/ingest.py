@@ -223,6 +223,76 @@ def _excel_open_error(path: Path, exc: Exception) -> InputFileError:
         f"cannot open the Excel file (damaged, or its extension does not match its format): {exc}")
 
 
+_PERCENT_BUILTIN_FORMATS = {"9", "10"}  # 0% and 0.00%
+_NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+       "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships"}
+
+
+def _cell_index(ref: str) -> tuple[int, int]:
+    """'C12' → (row 12, column index 2)."""
+    letters = "".join(ch for ch in ref if ch.isalpha())
+    col = 0
+    for ch in letters:
+        col = col * 26 + ord(ch.upper()) - 64
+    return int(ref[len(letters):]), col - 1
+
+
+def percent_cells(path: Path) -> dict[str, set[tuple[int, int]]]:
+    """Per worksheet of an .xlsx, the (row, column) of every cell shown in a percent format:
+    such a cell typed "90%" holds 0.9, and only its format tells. Read from the workbook's XML
+    (the cell readers give values, not formats)."""
+    import zipfile
+    from xml.etree import ElementTree as ET
+
+    out: dict[str, set[tuple[int, int]]] = {}
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = set(z.namelist())
+            if "xl/styles.xml" not in names:
+                return out
+            styles = ET.fromstring(z.read("xl/styles.xml"))
+            custom = {f.get("numFmtId") for f in styles.iterfind("m:numFmts/m:numFmt", _NS)
+                      if "%" in (f.get("formatCode") or "")}
+            xfs = [xf.get("numFmtId") for xf in styles.iterfind("m:cellXfs/m:xf", _NS)]
+            percent_styles = {str(i) for i, f in enumerate(xfs) if f in _PERCENT_BUILTIN_FORMATS | custom}
+            if not percent_styles:
+                return out
+            book = ET.fromstring(z.read("xl/workbook.xml"))
+            rels = ET.fromstring(z.read("xl/_rels/workbook.xml.rels"))
+            target = {r.get("Id"): r.get("Target") for r in rels}
+            for sheet in book.iterfind("m:sheets/m:sheet", _NS):
+                rel = target.get(sheet.get(f"{{{_NS['r']}}}id"), "")
+                part = rel.lstrip("/") if rel.startswith("/") else f"xl/{rel}"
+                if part not in names:
+                    continue
+                cells = {_cell_index(c.get("r")) for c in ET.fromstring(z.read(part)).iterfind(".//m:c", _NS)
+                         if c.get("s") in percent_styles and c.get("r")}
+                out[sheet.get("name")] = cells
+    except (zipfile.BadZipFile, KeyError, ET.ParseError):
+        return {}
+    return out
+
+
+def _show_percent_cells(frame: pl.DataFrame, cells: set[tuple[int, int]]) -> pl.DataFrame:
+    """Write percent-formatted cells as the statistician sees them ("0.9" → "90%")."""
+    if not cells:
+        return frame
+    by_col: dict[int, list[int]] = {}
+    for row, col in cells:
+        by_col.setdefault(col, []).append(row - 1)
+    updates = []
+    for col, rows in by_col.items():
+        if col >= frame.width:
+            continue
+        name = frame.columns[col]
+        hit = pl.int_range(pl.len()).is_in(rows)
+        value = pl.col(name).cast(pl.Float64, strict=False)
+        updates.append(pl.when(hit & value.is_not_null())
+                       .then((value * 100).round(10).cast(pl.String).str.replace(r"\.0$", "") + "%")
+                       .otherwise(pl.col(name)).alias(name))
+    return frame.with_columns(updates)
+
+
 def _read_excel_sheets(path: Path, include_hidden: bool = False) -> tuple[dict[str, pl.DataFrame], list[Skipped]]:
     """Every worksheet as a grid of text cells (.xlsx and .xls alike), except hidden and
     backup sheets, which are listed as skipped."""
@@ -235,6 +305,7 @@ def _read_excel_sheets(path: Path, include_hidden: bool = False) -> tuple[dict[s
         raise _excel_open_error(path, exc) from exc
     sheets: dict[str, pl.DataFrame] = {}
     skips: list[Skipped] = []
+    percents = percent_cells(path) if path.suffix.lower() != ".xls" else {}
     for name in names:
         try:
             sheet = reader.load_sheet(name, header_row=None, dtypes="string")
@@ -248,6 +319,7 @@ def _read_excel_sheets(path: Path, include_hidden: bool = False) -> tuple[dict[s
             continue
         frame = pl.DataFrame(sheet.to_arrow())
         frame.columns = [f"column_{i}" for i in range(frame.width)]
+        frame = _show_percent_cells(frame, percents.get(name, set()))
         if frame.height == 0:
             skips.append(skipped(path, "empty_sheet", name))
             continue

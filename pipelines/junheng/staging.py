@@ -83,8 +83,10 @@ def _types_with(level: str) -> list[str]:
     return [t for t, levels in TYPE_LEVELS.items() if level in levels]
 
 
-def _numeric(name: str) -> pl.Expr:
+def _numeric(name: str, percent: bool = False) -> pl.Expr:
     text = pl.col(name).str.replace_all(",", "").str.replace_all("，", "")
+    if percent:  # "90%" as Excel shows a percent cell, or as a CSV export writes it
+        text = text.str.strip_suffix("%")
     value = text.cast(pl.Float64, strict=False)
     return pl.when(value.is_nan() | value.is_infinite()).then(None).otherwise(value)
 
@@ -204,7 +206,7 @@ def _parse(raw: pl.DataFrame, columns: tuple[Column, ...]) -> pl.DataFrame:
     exprs = []
     for c in columns:
         if c.kind in ("int", "float"):
-            exprs.append(_numeric(c.name).alias(_p(c.name)))
+            exprs.append(_numeric(c.name, c.max_value == 100.0).alias(_p(c.name)))
         elif c.kind == "code":
             exprs.append(_code(c.name).alias(_p(c.name)))
         elif c.kind == "bool":
@@ -515,15 +517,23 @@ def _duplicate_check(probs: _Problems, key_column: str, zh: str) -> None:
 
 
 def _percent_fractions(frame: pl.DataFrame, probs: _Problems, columns: tuple[Column, ...]) -> pl.DataFrame:
-    """Percent columns typed as Excel percentages ("90%" is stored as 0.9): when every value of a
-    column in a sheet lies in 0-1 and one lies strictly between, the column is read ×100, with a
-    warning on every cell it changes."""
+    """Percent cells typed as Excel percentages ("90%" is stored as 0.9): when every percent value
+    of a sheet lies in 0-1 and one lies strictly between, the sheet's percent columns are read
+    ×100, with a warning on every cell that changes. (A real form has values such as 95 and
+    100; a sheet of nothing but 0-1 was typed with the % format.)"""
     sheet = ["source_file", "source_sheet"]
+    pct = [pl.col(_p(c.name)) for c in columns if c.max_value == 100.0]
+    if not pct:
+        return frame
+    row_max = pl.max_horizontal(pct)
+    row_between = pl.any_horizontal([(v > 0) & (v < 1) for v in pct])
+    frame = frame.with_columns(((row_max.max().over(sheet) <= 1) & row_between.any().over(sheet)).alias("__fraction"))
+    probs.frame = frame
+    fraction = pl.col("__fraction")
     for col in columns:
         if col.max_value != 100.0:
             continue
         v = pl.col(_p(col.name))
-        fraction = (v.max().over(sheet) <= 1) & ((v > 0) & (v < 1)).any().over(sheet)
         flag = _flag("pct", col.name)
         frame = frame.with_columns((fraction & v.is_not_null()).fill_null(False).alias(flag))
         probs.frame = frame
@@ -651,6 +661,16 @@ def stage_counties(raw: pl.DataFrame, checks: InputChecks | None = None) -> Stag
     checks = checks or InputChecks.load()
     probs = _Problems(_parse(raw, COUNTY_COLUMNS), "counties", COUNTY_COLUMNS, None)
     _cleaning_problems(probs, COUNTY_COLUMNS)
+    for col in COUNTY_COLUMNS:
+        if col.max_value == 100.0:
+            probs.add(
+                pl.col(col.name).str.ends_with("%"), col.name, "percent_cell",
+                pl.format(f"“{col.zh}”是百分比格式的单元格（{{}}），已按 {{}} 读取（本表百分比填 0-100）。请核对。",
+                          pl.col(col.name), pl.col(_p(col.name)).cast(pl.String)),
+                pl.format(f"'{col.name}' ({col.zh}) is a percent-formatted cell ({{}}), read as {{}} (this form takes "
+                          "percentages as 0-100). Check it.", pl.col(col.name), pl.col(_p(col.name)).cast(pl.String)),
+                severity="warning",
+            )
     if checks.detect_percent_fractions:
         _percent_fractions(probs.frame, probs, COUNTY_COLUMNS)
     _column_checks(probs, COUNTY_COLUMNS, lambda col: pl.lit(col.required == "always"))
