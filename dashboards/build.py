@@ -347,6 +347,14 @@ def county_page(code: str, pub_year: int, d: dict[str, pl.DataFrame], thresholds
         "<ul>" + "".join(f"<li>{_esc(names.get(i, i))}（{_esc(i)}）</li>" for i in failing) + "</ul>"
         if failing else "<p>无未达标项目。</p>",
     ]
+    body.append(
+        f"<p>学校数据：学校表中 {card['schools_in_file']} 所，参加评估 {card['schools_assessed']} 所，"
+        f"按规定不参评 {card['schools_excluded_by_policy']} 所，数据有误被隔离 {card['schools_quarantined']} 所。</p>")
+    if card["schools_quarantined"]:
+        body.append(
+            "<p class='warning'><strong>数据不完整：</strong>以下学校的数据有误、未参加评估，本县的资源配置无法判定达标。"
+            "请县统计人员按问题清单（quarantine_report.xlsx）改正后重新报送："
+            + "、".join(_esc(s) for s in card["quarantined_schools"]) + "</p>")
     if card["insufficient_items"]:
         body.append("<p class='note'>缺少数据：" + "、".join(_esc(names.get(i, i)) for i in card["insufficient_items"])
                     + "</p>")

@@ -167,3 +167,63 @@ def test_code_location_loads():
     Definitions.validate_loadable(defs)
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
     assert {"raw_schools", "stg_schools", "county_cv", "county_scorecard", "dashboards"} <= keys
+
+
+def _cli(tmp: Path, input_dir: Path, capfd, out: str = "out") -> tuple[int, str]:
+    from junheng import cli
+
+    code = cli.main(["run", "--input", str(input_dir), "--output", str(tmp / out),
+                     "--warehouse", str(tmp / "w.duckdb")])
+    printed = capfd.readouterr()
+    return code, printed.out + printed.err
+
+
+def _every_row_rejected(tmp: Path) -> Path:
+    rows = small_county()
+    for r in rows:
+        r["county_code"] = None  # merged county cells: no row can be placed
+    return inbox(tmp, rows, name="rejected")
+
+
+@pytest.fixture
+def one_instance(monkeypatch):
+    from junheng import cli
+
+    with DagsterInstance.ephemeral() as instance:
+        monkeypatch.setattr(cli, "_dagster_instance", lambda: instance)
+        yield instance
+
+
+def test_file_rejected_whole_into_a_new_folder_still_reports(tmp_path, capfd, one_instance):
+    code, printed = _cli(tmp_path, _every_row_rejected(tmp_path), capfd)
+    out = tmp_path / "out"
+    assert code != 0
+    assert "没有任何学校数据行通过校验" in printed and "Nothing was published" in printed
+    summary = json.loads((out / "run_summary.json").read_text(encoding="utf-8"))
+    assert summary["published"] is False and summary["earlier_publication"] is None
+    assert summary["schools"] == {"rows_in": 5, "rows_staged": 0, "rows_quarantined": 5, "problems": 5,
+                                  "warnings": 0}
+    problems = pl.read_excel(out / "quarantine_report.xlsx", sheet_name="问题清单")
+    errors = problems.filter(pl.col("严重程度").str.starts_with("错误"))
+    assert errors.get_column("行号").to_list() == [2, 3, 4, 5, 6]
+    assert set(errors.get_column("规则代码")) == {"required_blank"}
+    assert "合并单元格" in errors.get_column("问题说明")[0]
+    assert list(out.rglob("*.parquet")) == [p for p in out.rglob("*.parquet") if "reference" in p.parts]
+    assert "Traceback" not in printed
+
+
+def test_file_rejected_whole_into_an_old_folder_keeps_and_labels_the_earlier_results(tmp_path, capfd, one_instance):
+    code, _ = _cli(tmp_path, inbox(tmp_path, small_county()), capfd)
+    assert code == 0
+    out = tmp_path / "out"
+    before = {k: v for k, v in parquet_digests(out).items() if not k.startswith("reference")}
+    earlier = json.loads((out / "publication.json").read_text(encoding="utf-8"))
+
+    code, printed = _cli(tmp_path, _every_row_rejected(tmp_path), capfd)
+    assert code != 0
+    after = {k: v for k, v in parquet_digests(out).items() if not k.startswith("reference")}
+    assert after == before  # the earlier results are kept whole
+    assert f"来自 {earlier['published_at']} 的运行" in printed and "not from this run" in printed
+    summary = json.loads((out / "run_summary.json").read_text(encoding="utf-8"))
+    assert summary["published"] is False and summary["earlier_publication"] == earlier
+    assert json.loads((out / "publication.json").read_text(encoding="utf-8")) == earlier
