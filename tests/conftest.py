@@ -92,8 +92,7 @@ def build_from_rows(con: duckdb.DuckDBPyConnection, rows: list[dict], county_row
     steps.stage(con, steps.SCHOOLS)
     steps.stage(con, steps.COUNTIES)
     steps.load_policy(con, policy or Policy.load())
-    for year in steps.staged_years(con):
-        steps.build_year(con, year)
+    steps.build(con)
     return con
 
 

@@ -47,8 +47,7 @@ def _assess(con) -> None:
         warehouse.replace_table(con, "raw_counties", county_frame([county(c) for c in codes]))
         steps.stage(con, steps.COUNTIES)
     steps.load_policy(con, Policy.load())
-    for year in steps.staged_years(con):
-        steps.build_year(con, year)
+    steps.build(con)
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -1,11 +1,18 @@
-"""Dagster assets: one per step, thin; the logic is in :mod:`junheng.steps` and ``sql/``.
+"""Dagster assets, thin; the logic is in :mod:`junheng.steps`, :mod:`junheng.report` and ``sql/``.
 
-Unpartitioned assets read the statisticians' files (any number of years at once); the
-computation and publication are partitioned by school year. Every check is blocking: a
-failed check stops everything downstream, so nothing is published from it.
+    ingest (unpartitioned)      raw_* → stg_* → policy_tables, reference: the statisticians' files,
+                                any number of years at once
+    per year (partitioned)      one asset per yearly SQL model of the registry (junheng.models),
+                                computed together in one step per year
+    all years (unpartitioned)   the roll-ups (trends, pace), the published Parquet, the quarantine
+                                workbook, the run summary, the schema document and the dashboards
+
+Every asset, its upstream, keys and checks come from ``junheng.models.MODELS``. Every check is
+blocking: a failed check stops everything downstream, so nothing is published from it.
 """
 
 from dagster import (
+    AssetCheckKey,
     AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
@@ -13,15 +20,18 @@ from dagster import (
     Failure,
     MaterializeResult,
     MetadataValue,
+    AssetKey,
+    AssetSpec,
     StaticPartitionsDefinition,
     asset,
+    multi_asset,
 )
 
 from junheng import steps, warehouse
 from junheng.contract import YEARS
+from junheng.models import ALL_YEARS_MODELS, PUBLISHED_MODELS, YEAR_MODELS, Model
 from junheng.ingest import InputFilesError
 from junheng.staging import DuplicateFilesError
-from junheng.publish import PUBLISHED_KEYS
 from junheng.resources import JunhengSettings, WarehouseResource
 
 school_years = StaticPartitionsDefinition([str(y) for y in YEARS])
@@ -31,9 +41,9 @@ def _spec(name: str, asset: str, description: str) -> AssetCheckSpec:
     return AssetCheckSpec(name=name, asset=asset, description=description, blocking=True)
 
 
-def _result(check: str, passed: bool, description: str, **meta) -> AssetCheckResult:
+def _result(check: str, passed: bool, description: str, asset_key: str | None = None, **meta) -> AssetCheckResult:
     return AssetCheckResult(check_name=check, passed=bool(passed), severity=AssetCheckSeverity.ERROR,
-                            description=description, metadata=meta)
+                            description=description, metadata=meta, asset_key=asset_key)
 
 
 def _duplicates(con, table: str, keys: tuple[str, ...], year: int | None = None) -> int:
@@ -47,7 +57,8 @@ def _expectations_spec(table: str) -> AssetCheckSpec:
                  f"Great Expectations suite expectations/{table}.json: errors block publication, warnings are reported")
 
 
-def _expectations_result(con, table: str, settings: JunhengSettings, year: int | None = None) -> AssetCheckResult:
+def _expectations_result(con, table: str, settings: JunhengSettings, year: int | None = None,
+                         asset_key: str | None = None) -> AssetCheckResult:
     """Run the table's suite; a failed error-severity expectation fails the check (and blocks
     everything downstream), warnings only are reported with WARN severity."""
     from junheng import validation
@@ -58,6 +69,7 @@ def _expectations_result(con, table: str, settings: JunhengSettings, year: int |
     severity = AssetCheckSeverity.ERROR if report.errors else AssetCheckSeverity.WARN
     text = report.summary()
     return AssetCheckResult(check_name=f"{table}_expectations", passed=not report.failures, severity=severity,
+                            asset_key=asset_key,
                             description=text[:2000],
                             metadata={"errors": len(report.errors), "warnings": len(report.warnings),
                                       "expectations": report.evaluated})
@@ -157,146 +169,129 @@ def policy_tables(warehouse_db: WarehouseResource, settings: JunhengSettings):
     return MaterializeResult(metadata={"provinces": MetadataValue.json(provinces)})
 
 
-# ---- per year ----------------------------------------------------------------------------------
+# ---- the SQL models of the registry ------------------------------------------------------------
 
 
-def _year_asset(name: str, models: tuple[str, ...], deps: list, description: str, keys: tuple[str, ...],
-                group: str = "indicators", extra_checks=(), expectations: bool = False):
-    """An asset that runs SQL models for one year, with not-empty and unique-key checks on
-    the table named like the asset.
-
-    ``extra_checks``: (check name, description, fn(con, year) -> (passed, text)).
-    """
-    specs = [_spec(f"{name}_not_empty", name, "the year has rows"),
-             _spec(f"{name}_keys_unique", name, f"({', '.join(keys)}) is unique")]
-    specs += [_spec(c[0], name, c[1]) for c in extra_checks]
-    if expectations:
-        specs.append(_expectations_spec(name))
-
-    @asset(name=name, group_name=group, partitions_def=school_years, deps=deps, description=description,
-           check_specs=specs)
-    def _compute(context: AssetExecutionContext, warehouse_db: WarehouseResource, settings: JunhengSettings):
-        year = int(context.partition_key)
-        with warehouse_db.get_connection() as con:
-            if year not in steps.staged_years(con):
-                raise Failure(description=f"{year} 学年没有通过校验的学校数据。 / no staged school rows for {year}.")
-            counts = steps.run_models(con, models, year)
-            rows = counts[name]
-            dups = _duplicates(con, name, keys, year)
-            results = [_result(f"{name}_not_empty", rows > 0, f"{rows} rows"),
-                       _result(f"{name}_keys_unique", dups == 0, f"{dups} duplicated keys")]
-            for check, _, fn in extra_checks:
-                passed, text = fn(con, year)
-                results.append(_result(check, passed, text))
-            if expectations:
-                results.append(_expectations_result(con, name, settings, year))
-        return MaterializeResult(metadata={f"rows_{m}": n for m, n in counts.items()}, check_results=results)
-
-    return _compute
+def _model_check_specs(m: Model) -> list[AssetCheckSpec]:
+    specs = [_spec(f"{m.name}_keys_unique", m.name, f"({', '.join(m.keys)}) is unique")]
+    if not m.may_be_empty:
+        specs.append(_spec(f"{m.name}_not_empty", m.name, "has rows"))
+    specs += [_spec(c.name, m.name, c.description) for c in m.checks]
+    if m.expectations:
+        specs.append(_expectations_spec(m.name))
+    return specs
 
 
-def _units_match(con, year):
-    units = warehouse.scalar(con, f"select count(*) from school_units where year = {year}")
-    rows = warehouse.scalar(con, f"select count(*) from school_indicators where year = {year}")
-    return units == rows, f"{rows} rows for {units} units"
+def _model_results(con, m: Model, rows: int, settings: JunhengSettings, year: int | None,
+                   selected: set) -> list[AssetCheckResult]:
+    """The model's checks, for the year (or all years), as far as they were selected."""
+    where = f" where year = {int(year)}" if year is not None else ""
+    key = ", ".join(m.keys)
+    results = []
+
+    def want(name: str) -> bool:
+        return AssetCheckKey(AssetKey(m.name), name) in selected
+
+    if want(f"{m.name}_keys_unique"):
+        dups = int(warehouse.scalar(
+            con, f"select count(*) from (select {key} from {m.name}{where} group by all having count(*) > 1)"))
+        results.append(_result(f"{m.name}_keys_unique", dups == 0, f"{dups} duplicated keys", m.name))
+    if want(f"{m.name}_not_empty"):
+        results.append(_result(f"{m.name}_not_empty", rows > 0, f"{rows} rows", m.name))
+    for c in m.checks:
+        if want(c.name):
+            passed, text = con.sql(c.sql).fetchall()[0]
+            results.append(_result(c.name, passed, str(text), m.name))
+    if m.expectations and want(f"{m.name}_expectations"):
+        results.append(_expectations_result(con, m.name, settings, year, asset_key=m.name))
+    return results
 
 
-def _cv_units_reconcile(con, year):
-    in_cv = warehouse.scalar(con, f"select coalesce(sum(units), 0) from county_variation where year = {year}")
-    values = warehouse.scalar(
-        con, f"select count(*) from unit_indicator_values where year = {year} and value is not null")
-    return in_cv == values, f"{in_cv} unit values in CVs, {values} in the indicators"
+def _model_specs(models: tuple[Model, ...], group: str) -> list[AssetSpec]:
+    return [AssetSpec(m.name, deps=list(m.asset_upstream), description=m.description, group_name=group,
+                      metadata={"keys": list(m.keys), "sql": f"sql/**/{m.name}.sql", "scope": m.scope})
+            for m in models]
 
 
-def _cv_undefined_explained(con, year):
-    n = warehouse.scalar(
-        con, f"select count(*) from county_cv where year = {year} and cv is null and cv_undefined_reason is null")
-    return n == 0, f"{n} null cv without a reason"
+@multi_asset(
+    name="yearly_models", specs=_model_specs(YEAR_MODELS, "assessment"), partitions_def=school_years,
+    check_specs=[c for m in YEAR_MODELS for c in _model_check_specs(m)], can_subset=True,
+    description="按学年计算：评估单元、七项指标、差异系数、县域评估项目与结论。 One school year: units, "
+                "indicators, variation coefficients, county items and scorecard (sql/, in the registry's order).",
+)
+def yearly_models(context: AssetExecutionContext, warehouse_db: WarehouseResource, settings: JunhengSettings):
+    year = int(context.partition_key)
+    selected = {k.path[-1] for k in context.selected_asset_keys}
+    checks = set(context.selected_asset_check_keys)
+    results = []  # yielded after the connection is closed: a generator left suspended would hold the lock
+    with warehouse_db.get_connection() as con:
+        if year not in steps.staged_years(con):
+            raise Failure(description=f"{year} 学年没有通过校验的学校数据。 / no staged school rows for {year}.")
+        for m in YEAR_MODELS:
+            if m.name not in selected:
+                continue
+            rows = warehouse.run_model(con, m.name, year)
+            results.append(MaterializeResult(asset_key=m.name, metadata={"rows": rows},
+                                             check_results=_model_results(con, m, rows, settings, year, checks)))
+    yield from results
 
 
-def _one_scorecard_per_county(con, year):
-    counties = warehouse.scalar(con, f"select count(distinct county_code) from county_item_values where year = {year}")
-    cards = warehouse.scalar(con, f"select count(*) from county_scorecard where year = {year}")
-    return counties == cards, f"{cards} scorecards for {counties} counties"
+@multi_asset(
+    name="all_years_models", specs=_model_specs(ALL_YEARS_MODELS, "progress"),
+    check_specs=[c for m in ALL_YEARS_MODELS for c in _model_check_specs(m)], can_subset=True,
+    description="历年汇总：趋势、进度与预计达标年份（所有学年一起计算，结果与各学年的计算顺序无关）。"
+                " Roll-ups over all years (trends, pace), computed together so no result depends on run order.",
+)
+def all_years_models(context: AssetExecutionContext, warehouse_db: WarehouseResource, settings: JunhengSettings):
+    selected = {k.path[-1] for k in context.selected_asset_keys}
+    checks = set(context.selected_asset_check_keys)
+    results = []
+    with warehouse_db.get_connection() as con:
+        for m in ALL_YEARS_MODELS:
+            if m.name in selected:
+                rows = warehouse.run_model_all_years(con, m.name)
+                results.append(MaterializeResult(asset_key=m.name, metadata={"rows": rows},
+                                                 check_results=_model_results(con, m, rows, settings, None, checks)))
+    yield from results
 
 
-school_units = _year_asset(
-    "school_units", steps.UNIT_MODELS, [stg_schools, policy_tables],
-    "评估单元：学校分学段（九年一贯制等按加权在校生分摊校舍、设备），教学点与排除规则。"
-    " Assessment units: school sections and teaching points, with the facility split.",
-    ("year", "school_id", "level"))
-school_indicators = _year_asset(
-    "school_indicators", steps.INDICATOR_MODELS, [school_units],
-    "学校资源配置七项指标及达标判定（至少6项达标且其余不低于标准的85%）。"
-    " The seven resource indicators per unit and the school rule (6 of 7, 85% floor).",
-    PUBLISHED_KEYS["school_indicators"],
-    extra_checks=[("one_row_per_unit", "as many rows as school_units", _units_match)], expectations=True)
-county_variation = _year_asset(
-    "county_variation", ("county_variation",), [school_indicators],
-    "差异系数（按在校生加权，总体形式）：每县 × 学段 × 方法 × 指标。公式只写在 sql/intermediate/county_variation.sql。"
-    " The enrolment-weighted variation coefficient of every county, level, method and indicator.",
-    ("year", "county_code", "level", "method", "indicator"),
-    extra_checks=[("cv_units_reconcile", "units in the CVs equal the unit values", _cv_units_reconcile)])
-county_cv = _year_asset(
-    "county_cv", ("county_cv",), [county_variation],
-    "优质均衡14项差异系数，与 0.50（小学）/0.45（初中）比较。 The 14 CVs of quality balance against their ceilings.",
-    PUBLISHED_KEYS["county_cv"],
-    extra_checks=[("cv_undefined_explained", "every null cv carries a reason", _cv_undefined_explained)],
-    expectations=True)
-county_basic_balance = _year_asset(
-    "county_basic_balance", ("county_basic_balance",), [county_variation],
-    "基本均衡（2012）：八项指标差异系数及综合差异系数（均值），与 0.65/0.55 比较。"
-    " Basic balance (2012): eight CVs, their mean as the composite, against 0.65 / 0.55.",
-    PUBLISHED_KEYS["county_basic_balance"])
-county_items = _year_asset(
-    "county_items", ("county_school_conditions", "county_item_values", "county_item_verdicts", "county_items"),
-    [county_cv, stg_counties], "县域评估全部项目：数值、标准、标准来源（国家或省）、判定及趋势。"
-    " Every item of every county: value, threshold, the rule that set it, verdict and trend.",
-    PUBLISHED_KEYS["county_items"], group="assessment")
-county_scorecard = _year_asset(
-    "county_scorecard", ("county_scorecard",), [county_items],
-    "县域优质均衡评估结论：资源配置、政府保障、教育质量、社会认可、前提条件、一票否决。"
-    " The county scorecard: each part, vetoes, status and failing items.",
-    PUBLISHED_KEYS["county_scorecard"], group="assessment",
-    extra_checks=[("one_scorecard_per_county", "one scorecard per county", _one_scorecard_per_county)],
-    expectations=True)
-county_progress = _year_asset(
-    "county_progress", ("county_progress",), [county_scorecard],
-    "各县距优质均衡的差距与按当前进度的预计达标年份（2027/2030/2035）。"
-    " How far each county is, and the year it would pass at its current pace.",
-    PUBLISHED_KEYS["county_progress"], group="assessment")
-province_progress = _year_asset(
-    "province_progress", ("province_progress",), [county_scorecard],
-    "各省优质均衡县比例与下一阶段目标对比。 Share of counties at quality balance against the next milestone.",
-    PUBLISHED_KEYS["province_progress"], group="assessment")
+# ---- what users receive --------------------------------------------------------------------------
 
 
-def _publish_asset(table: str, upstream):
-    check = f"{table}_parquet_matches_warehouse"
-
-    @asset(name=f"{table}_parquet", group_name="publish", partitions_def=school_years, deps=[upstream],
-           description=f"发布：{table}（Parquet，按学年分区，原子写入）。 Published {table}, one Parquet file per year.",
-           check_specs=[_spec(check, f"{table}_parquet", "the published file reads back with the warehouse's rows")])
-    def _published(context: AssetExecutionContext, warehouse_db: WarehouseResource, settings: JunhengSettings):
-        import polars as pl
-
-        year = int(context.partition_key)
-        with warehouse_db.get_connection() as con:
-            path, rows = steps.publish(con, table, year, settings.output_path)
-            expected = int(warehouse.scalar(con, f"select count(*) from {table} where year = {year}"))
-        read_back = pl.read_parquet(path).height
-        return MaterializeResult(
-            metadata={"path": MetadataValue.path(str(path)), "rows": rows},
-            check_results=[_result(check, read_back == expected, f"{read_back} rows in file, {expected} in warehouse")],
-        )
-
-    return _published
+def _parquet_key(m: Model) -> str:
+    return f"{m.name}_parquet"
 
 
-COMPUTE_ASSETS = [school_units, school_indicators, county_variation, county_cv, county_basic_balance,
-                  county_items, county_scorecard, county_progress, province_progress]
-_by_name = {a.key.to_user_string(): a for a in COMPUTE_ASSETS}
-PUBLISH_ASSETS = [_publish_asset(t, _by_name[t]) for t in PUBLISHED_KEYS]
+@multi_asset(
+    name="published_tables",
+    specs=[AssetSpec(_parquet_key(m), deps=[m.name], group_name="publish",
+                     description=f"发布：{m.name}（Parquet，按学年分区，原子写入）。 Published {m.name}, "
+                                 "one zstd Parquet file per year, each replaced atomically.")
+           for m in PUBLISHED_MODELS],
+    check_specs=[_spec(f"{_parquet_key(m)}_matches_warehouse", _parquet_key(m),
+                       "every published file reads back with the warehouse's rows for its year")
+                 for m in PUBLISHED_MODELS],
+    can_subset=True,
+)
+def published_tables(context: AssetExecutionContext, warehouse_db: WarehouseResource, settings: JunhengSettings):
+    selected = {k.path[-1] for k in context.selected_asset_keys}
+    results = []
+    with warehouse_db.get_connection() as con:
+        years = steps.staged_years(con)
+        for m in PUBLISHED_MODELS:
+            if _parquet_key(m) not in selected:
+                continue
+            written = steps.publish_years(con, m.name, years, settings.output_path)
+            mismatched = [y for y, (path, rows, read_back) in written.items() if rows != read_back]
+            results.append(MaterializeResult(
+                asset_key=_parquet_key(m),
+                metadata={"years": MetadataValue.json(years), "rows": sum(r for _, r, _ in written.values())},
+                check_results=[_result(f"{_parquet_key(m)}_matches_warehouse", not mismatched,
+                                       f"{len(years)} files; years not matching: {mismatched}",
+                                       _parquet_key(m))]))
+        steps.record_publication(con, settings.output_path, years)
+    yield from results
+
 
 @asset(
     group_name="publish",
@@ -314,27 +309,64 @@ def reference_parquet(warehouse_db: WarehouseResource, settings: JunhengSettings
     return MaterializeResult(metadata={"files": MetadataValue.json([str(p) for p in paths])})
 
 
-@asset(
-    group_name="publish",
-    deps=[reference_parquet, *PUBLISH_ASSETS],
-    description="领导看板：离线可用的静态网页（总览、各省、各县），只读取已发布的 Parquet。"
-    " Offline Plotly dashboards (index, provinces, counties), built only from the published Parquet.",
+PARQUET_KEYS = [_parquet_key(m) for m in PUBLISHED_MODELS]
+REPORT_SPECS = [
+    AssetSpec("quarantine_report", deps=["stg_schools", "stg_counties", *PARQUET_KEYS], group_name="publish",
+              description="问题清单 quarantine_report.xlsx：输入中的每个问题（文件、工作表、行、列、原因）、数据校验结果、未读取的文件。"
+                          " Every problem in the input, every failed table check, every file not read."),
+    AssetSpec("run_summary", deps=["quarantine_report"], group_name="publish",
+              description="运行摘要 run_summary.json：读入、通过、隔离的行数，各学年、各省结果。"
+                          " Rows in / staged / quarantined, per year and per province."),
+    AssetSpec("schema_document", group_name="publish",
+              description="数据规范 SCHEMA.md：每个发布列的中英文说明。 Every published column, English and Chinese."),
+    AssetSpec("dashboards", deps=["reference_parquet", *PARQUET_KEYS], group_name="publish",
+              description="领导看板：离线可用的静态网页（总览、各省、各县），只读取已发布的 Parquet。"
+                          " Offline Plotly dashboards (index, provinces, counties), built only from the published Parquet."),
+]
+
+
+@multi_asset(
+    name="reports", specs=REPORT_SPECS, can_subset=True,
     check_specs=[_spec("dashboards_written", "dashboards", "an index, a page per province and per county")],
 )
-def dashboards(settings: JunhengSettings):
-    from dashboards.build import build_dashboards
+def reports(context: AssetExecutionContext, warehouse_db: WarehouseResource, settings: JunhengSettings):
+    """What a run hands to people: the workbook and summary for statisticians, the schema for
+    downstream systems, the dashboards for leaders. (A run that fails writes the workbook and
+    summary too: the failure sensor and the command line call the same report functions.)"""
+    from junheng import report
+    from junheng.publish import write_schema_doc
 
-    result = build_dashboards(settings.output_path)
-    index = settings.output_path / "dashboards" / "index.html"
-    return MaterializeResult(
-        metadata={"pages": result["pages"], "seconds": round(result["seconds"], 1),
-                  "index": MetadataValue.path(str(index))},
-        check_results=[_result("dashboards_written", index.exists() and result["pages"] > 1,
-                               f"{result['pages']} pages in {result['seconds']:.1f} s")],
-    )
+    selected = {k.path[-1] for k in context.selected_asset_keys}
+    out = settings.output_path
+    if "quarantine_report" in selected or "run_summary" in selected:
+        with warehouse_db.get_connection() as con:
+            summary = report.write_run_reports(con, out, {"published": True, "run_id": context.run_id,
+                                                          "input_dir": settings.input_dir,
+                                                          "output_dir": str(out)})
+        if "quarantine_report" in selected:
+            yield MaterializeResult(asset_key="quarantine_report", metadata={
+                "path": MetadataValue.path(str(out / "quarantine_report.xlsx")),
+                "problems": sum(summary[t]["problems"] + summary[t]["warnings"] for t in ("schools", "counties"))})
+        if "run_summary" in selected:
+            yield MaterializeResult(asset_key="run_summary",
+                                    metadata={"path": MetadataValue.path(str(out / "run_summary.json"))})
+    if "schema_document" in selected:
+        write_schema_doc(out / "SCHEMA.md")
+        yield MaterializeResult(asset_key="schema_document", metadata={"path": MetadataValue.path(str(out / "SCHEMA.md"))})
+    if "dashboards" in selected:
+        from dashboards.build import build_dashboards
+
+        result = build_dashboards(out)
+        index = out / "dashboards" / "index.html"
+        yield MaterializeResult(
+            asset_key="dashboards",
+            metadata={"pages": result["pages"], "seconds": round(result["seconds"], 1),
+                      "index": MetadataValue.path(str(index))},
+            check_results=[_result("dashboards_written", index.exists() and result["pages"] > 1,
+                                   f"{result['pages']} pages in {result['seconds']:.1f} s", "dashboards")])
 
 
 INGEST_ASSETS = [raw_schools, raw_counties, stg_schools, stg_counties, policy_tables, reference_parquet]
-YEAR_ASSETS = COMPUTE_ASSETS + PUBLISH_ASSETS
-REPORT_ASSETS = [dashboards]
-ALL_ASSETS = INGEST_ASSETS + YEAR_ASSETS + REPORT_ASSETS
+YEAR_ASSETS = [yearly_models]
+PUBLISH_ASSETS = [all_years_models, published_tables, reports]
+ALL_ASSETS = INGEST_ASSETS + YEAR_ASSETS + PUBLISH_ASSETS

@@ -81,7 +81,6 @@ def _failures(result) -> list[str]:
     return messages
 
 
-PUBLICATION_FILE = "publication.json"
 LOG_FILE = Path("logs") / "last_run.log"
 
 
@@ -102,42 +101,27 @@ def _write_log(path: Path, results: list) -> None:
 def _earlier_publication(output_dir: Path) -> dict | None:
     import json
 
-    path = output_dir / PUBLICATION_FILE
+    from junheng.steps import PUBLICATION_FILE
+
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads((output_dir / PUBLICATION_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-
-
-def _write_reports(warehouse: Path, output_dir: Path, summary: dict) -> None:
-    """The quarantine workbook, the run summary and the schema document: written whatever
-    happened, so a statistician always learns why a run did not publish."""
-    from junheng import report, validation
-    from junheng.publish import write_json, write_schema_doc
-    from junheng.warehouse import locked_connection
-
-    output_dir.mkdir(parents=True, exist_ok=True)
-    with locked_connection(warehouse) as con:
-        report.write_quarantine_workbook(con, output_dir / "quarantine_report.xlsx",
-                                         validation.saved_failures(output_dir))
-        summary["skipped"] = report.skipped_inputs(con)
-        if summary.get("published"):
-            summary["years"] = report.year_summary(con)
-            summary["provinces"] = report.province_summary(con)
-    write_schema_doc(output_dir / "SCHEMA.md")
-    write_json(output_dir / "run_summary.json", summary)
 
 
 def run_pipeline(input_dir: Path, output_dir: Path, warehouse: Path, policy_dir: Path,
                  years: list[int] | None = None, instance=None, log_level: str = "CRITICAL",
                  with_dashboards: bool = True, include_subfolders: bool = False,
                  include_hidden_sheets: bool = False) -> dict:
-    """Run every asset (ingest once, then each year) in process. Raises RunFailed; the
-    quarantine workbook and ``run_summary.json`` are written either way."""
-    from dagster import materialize
+    """Start the runs the sensors would start (ingest, each year, then publication), in process,
+    and return the run summary the run wrote. Raises RunFailed; the quarantine workbook and
+    ``run_summary.json`` are written either way."""
+    import json
 
-    from junheng.assets import ALL_ASSETS, INGEST_ASSETS, REPORT_ASSETS, YEAR_ASSETS
-    from junheng.publish import write_json
+    from dagster import AssetKey, materialize
+
+    from junheng import report
+    from junheng.assets import ALL_ASSETS, INGEST_ASSETS, PUBLISH_ASSETS, YEAR_ASSETS
     from junheng.resources import JunhengSettings, WarehouseResource
     from junheng.steps import staged_years
     from junheng.warehouse import exclusive_run, locked_connection
@@ -151,9 +135,6 @@ def run_pipeline(input_dir: Path, output_dir: Path, warehouse: Path, policy_dir:
     }
     started = time.time()
     results: list = []
-    summary: dict = {"input_dir": str(input_dir), "output_dir": str(output_dir), "published": False,
-                     "started_at": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),
-                     "log": str(output_dir / LOG_FILE)}
     with exclusive_run(warehouse):
         if instance is None:
             instance = _dagster_instance()
@@ -170,11 +151,7 @@ def run_pipeline(input_dir: Path, output_dir: Path, warehouse: Path, policy_dir:
             return result
 
         try:
-            result = run(INGEST_ASSETS)
-            for table in ("schools", "counties"):
-                meta = result.asset_materializations_for_node(f"stg_{table}")[0].metadata
-                summary[table] = {k: meta[k].value for k in
-                                  ("rows_in", "rows_staged", "rows_quarantined", "problems", "warnings")}
+            run(INGEST_ASSETS)
             with locked_connection(warehouse) as con:
                 present = staged_years(con)
             if not present:
@@ -182,23 +159,22 @@ def run_pipeline(input_dir: Path, output_dir: Path, warehouse: Path, policy_dir:
                     "没有任何学校数据行通过校验，本次没有发布任何学年的结果。请按隔离报告（quarantine_report.xlsx）修改文件后重新运行。"
                     " / No school row passed validation, so no year was published. Fix the rows listed in "
                     "quarantine_report.xlsx and run again.")
-            todo = [y for y in present if years is None or y in years]
-            for year in todo:
+            for year in [y for y in present if years is None or y in years]:
                 run(YEAR_ASSETS, str(year), f"{year}:\n")
-            if with_dashboards:
-                run(REPORT_ASSETS)
-            summary["published"] = True
-            summary["published_years"] = todo
-            write_json(output_dir / PUBLICATION_FILE, {"published_at": summary["started_at"], "years": todo,
-                                                       "input_dir": str(input_dir)})
+            publish = [k for a in PUBLISH_ASSETS for k in a.keys
+                       if with_dashboards or k != AssetKey("dashboards")]
+            run(publish)
         except RunFailed as exc:
-            summary["error"] = str(exc)
-            summary["earlier_publication"] = _earlier_publication(output_dir)
+            with locked_connection(warehouse) as con:
+                report.write_run_reports(con, output_dir, {
+                    "published": False, "error": str(exc), "earlier_publication": _earlier_publication(output_dir),
+                    "input_dir": str(input_dir), "output_dir": str(output_dir),
+                    "log": str(output_dir / LOG_FILE), "seconds": round(time.time() - started, 1)})
             raise
         finally:
-            summary["seconds"] = round(time.time() - started, 1)
             _write_log(output_dir / LOG_FILE, results)
-            _write_reports(warehouse, output_dir, summary)
+    summary = json.loads((output_dir / "run_summary.json").read_text(encoding="utf-8"))
+    summary["seconds"] = round(time.time() - started, 1)
     return summary
 
 

@@ -18,19 +18,11 @@ import duckdb
 import polars as pl
 
 from junheng.contract import COUNTY_COLUMNS, PUBLISHED, QUARANTINE_COLUMNS, SCHOOL_COLUMNS, OutColumn
+from junheng.models import PUBLISHED_KEYS
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
-PUBLISHED_KEYS = {
-    "school_indicators": ("year", "county_code", "school_id", "level"),
-    "county_cv": ("year", "county_code", "level", "indicator"),
-    "county_scorecard": ("year", "county_code"),
-    "county_items": ("year", "county_code", "item"),
-    "county_progress": ("year", "county_code"),
-    "province_progress": ("year", "province_code"),
-    "county_basic_balance": ("year", "county_code", "level"),
-}
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

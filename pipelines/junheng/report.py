@@ -67,6 +67,41 @@ def write_quarantine_workbook(con: duckdb.DuckDBPyConnection, path: Path, valida
     return frame.height
 
 
+def stage_counts(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
+    """Per input table: rows in = rows staged + rows quarantined, and the errors and warnings."""
+    out = {}
+    for table in ("schools", "counties"):
+        if not table_exists(con, f"quarantine_{table}"):
+            continue
+        out[table] = con.sql(f"""
+            select (select count(*) from raw_{table}) as rows_in,
+                   (select count(*) from stg_{table}) as rows_staged,
+                   (select count(*) from (select distinct source_file, source_sheet, source_row
+                                          from quarantine_{table} where severity = 'error')) as rows_quarantined,
+                   (select count(*) from quarantine_{table} where severity = 'error') as problems,
+                   (select count(*) from quarantine_{table} where severity = 'warning') as warnings
+        """).pl().to_dicts()[0]
+    return out
+
+
+def write_run_reports(con: duckdb.DuckDBPyConnection, output_dir: Path, summary: dict) -> dict:
+    """The quarantine workbook and run_summary.json, from what the warehouse holds now. Called by
+    the reports asset after a run that published, and by the command line and the failure
+    sensor after one that did not, so the statistician always learns why."""
+    from junheng import validation
+    from junheng.publish import write_json
+
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    write_quarantine_workbook(con, output_dir / "quarantine_report.xlsx", validation.saved_failures(output_dir))
+    summary = {**summary, **stage_counts(con), "skipped": skipped_inputs(con)}
+    if summary.get("published"):
+        summary["years"] = year_summary(con)
+        summary["provinces"] = province_summary(con)
+    write_json(output_dir / "run_summary.json", summary)
+    return summary
+
+
 def year_summary(con: duckdb.DuckDBPyConnection) -> list[dict]:
     """Per year: schools, units, counties, and counties whose 14 CVs all pass."""
     rows = con.sql(

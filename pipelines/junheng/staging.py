@@ -108,14 +108,39 @@ def _required_mask(col: Column) -> pl.Expr:
 
 
 class _Problems:
-    """Collects problem frames: one line per (row, column, rule)."""
+    """Collects problem frames: one line per (row, column, rule).
+
+    Rules are gathered and evaluated together: one pass over the frame tells which rules hit
+    any row, and only those are filtered (clean data, the usual case, costs one pass). The
+    pending rules are evaluated whenever the frame is replaced, against the frame they were
+    written for."""
 
     def __init__(self, frame: pl.DataFrame, table: str, columns: tuple[Column, ...], id_column: str | None):
-        self.frame = frame
+        self._frame = frame
         self.table = table
         self.columns = {c.name: c for c in columns}
         self.id_expr = pl.col(_p(id_column)) if id_column else pl.lit(None, pl.String)
         self.parts: list[pl.DataFrame] = []
+        self.pending: list[tuple[pl.Expr, list[pl.Expr]]] = []
+
+    @property
+    def frame(self) -> pl.DataFrame:
+        return self._frame
+
+    @frame.setter
+    def frame(self, frame: pl.DataFrame) -> None:
+        self.flush()
+        self._frame = frame
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        hits = self._frame.select(
+            [mask.fill_null(False).any().alias(str(i)) for i, (mask, _) in enumerate(self.pending)]).row(0)
+        for hit, (mask, select) in zip(hits, self.pending):
+            if hit:
+                self.parts.append(self._frame.filter(mask).select(select))
+        self.pending = []
 
     def add(self, mask: pl.Expr, column: str, rule: str, zh: str | pl.Expr, en: str | pl.Expr,
             severity: str = "error", value: pl.Expr | None = None) -> None:
@@ -124,7 +149,7 @@ class _Problems:
             original = _orig(column)
             value = pl.col(original if original in self.frame.columns else column).cast(pl.String) \
                 if column in self.frame.columns else pl.lit(None, pl.String)
-        part = self.frame.filter(mask).select(
+        self.pending.append((mask, [
             pl.col("__rid"),
             pl.lit(self.table).alias("table_name"),
             pl.lit(severity).alias("severity"),
@@ -139,11 +164,10 @@ class _Problems:
             pl.lit(rule).alias("rule"),
             (zh if isinstance(zh, pl.Expr) else pl.lit(zh)).alias("reason_zh"),
             (en if isinstance(en, pl.Expr) else pl.lit(en)).alias("reason_en"),
-        )
-        if part.height:
-            self.parts.append(part)
+        ]))
 
     def collect(self) -> pl.DataFrame:
+        self.flush()
         if not self.parts:
             return self.frame.head(0).select(
                 pl.col("__rid"), pl.lit(self.table).alias("table_name"), pl.lit("error").alias("severity"),
@@ -170,17 +194,31 @@ def _clean(raw: pl.DataFrame, columns: tuple[Column, ...]) -> pl.DataFrame:
     enumerations and numbers; placeholders such as “—” read as blank; formula errors
     (#REF! …) read as blank and flagged. Flag and original columns are added only for the
     columns where something changed, so the rules can say exactly what was found."""
+    # Most cells are plain digits or plain words: find the columns that need any folding first,
+    # with cheap scans, and fold only those.
+    probe = raw.select(
+        *[pl.col(c.name).str.contains(INVISIBLE).any().alias(f"i{c.name}") for c in columns],
+        *[pl.col(c.name).str.contains(r"[^\x00-\x7f]").any().alias(f"w{c.name}") for c in columns
+          if c.kind in FOLDED_KINDS],
+        *[pl.col(c.name).str.starts_with("#").any().alias(f"f{c.name}") for c in columns],
+        *[pl.col(c.name).str.to_lowercase().is_in(EMPTY_MARKERS).any().alias(f"d{c.name}") for c in columns],
+    ).row(0, named=True) if raw.height else {}
     cleaned = {}
     for c in columns:
-        v = pl.col(c.name).str.replace_all(INVISIBLE, "")
-        if c.kind in FOLDED_KINDS:
+        v = pl.col(c.name)
+        if probe.get(f"i{c.name}"):
+            v = v.str.replace_all(INVISIBLE, "")
+        if probe.get(f"w{c.name}"):
             v = v.str.normalize("NFKC")
-        cleaned[c.name] = v.str.strip_chars()
+        cleaned[c.name] = v.str.strip_chars() if probe.get(f"i{c.name}") or probe.get(f"w{c.name}") else v
+    folded = [n for n in cleaned if probe.get(f"i{n}") or probe.get(f"w{n}")]
     stats = raw.select(
         *[(e.ne_missing(pl.col(n)) & ~e.str.to_lowercase().is_in(EMPTY_MARKERS)
-           & ~e.str.contains(FORMULA_ERROR)).any().alias(f"n{n}") for n, e in cleaned.items()],
-        *[e.str.to_lowercase().is_in(EMPTY_MARKERS).any().alias(f"d{n}") for n, e in cleaned.items()],
-        *[e.str.contains(FORMULA_ERROR).any().alias(f"f{n}") for n, e in cleaned.items()],
+           & ~e.str.contains(FORMULA_ERROR)).any().alias(f"n{n}") for n, e in cleaned.items() if n in folded],
+        *[e.str.to_lowercase().is_in(EMPTY_MARKERS).any().alias(f"d{n}") for n, e in cleaned.items()
+          if n in folded or probe.get(f"d{n}")],
+        *[e.str.contains(FORMULA_ERROR).any().alias(f"f{n}") for n, e in cleaned.items()
+          if n in folded or probe.get(f"f{n}")],
     ).row(0, named=True) if raw.height else {}
     extra = []
     for n, e in cleaned.items():
@@ -196,9 +234,10 @@ def _clean(raw: pl.DataFrame, columns: tuple[Column, ...]) -> pl.DataFrame:
             if _orig(n) not in [x.meta.output_name() for x in extra]:
                 extra.append(pl.col(n).alias(_orig(n)))
     frame = raw.with_columns(extra)
+    touched = {n for n in cleaned if stats.get(f"n{n}") or stats.get(f"d{n}") or stats.get(f"f{n}")}
     return frame.with_columns([
         pl.when(e.str.to_lowercase().is_in(EMPTY_MARKERS) | e.str.contains(FORMULA_ERROR) | (e == ""))
-        .then(None).otherwise(e).alias(n) for n, e in cleaned.items()])
+        .then(None).otherwise(e).alias(n) for n, e in cleaned.items() if n in touched])
 
 
 def _parse(raw: pl.DataFrame, columns: tuple[Column, ...]) -> pl.DataFrame:

@@ -26,8 +26,9 @@ from junheng.contract import (
 )
 from junheng.ingest import InputFileError, InputFilesError, empty_raw, read_files, survey_folder
 from junheng.milestones import load_milestones
+from junheng.models import ALL_YEARS_MODELS, YEAR_MODELS
 from junheng.policy import InputChecks, Policy
-from junheng.publish import publish_year
+from junheng.publish import publish_year, write_json
 from junheng.staging import Staged, stage_counties, stage_schools
 
 FILE_REPORT_SCHEMA = {
@@ -51,16 +52,6 @@ SCHOOLS = InputTable("schools", "schools", "学校基础数据表", SCHOOL_COLUM
 COUNTIES = InputTable("counties", "counties", "县级补充数据表", COUNTY_COLUMNS, required=False)
 INPUT_TABLES = (SCHOOLS, COUNTIES)
 _VALIDATORS = {"schools": stage_schools, "counties": stage_counties}
-
-# SQL models in dependency order (each replaces one year of its table).
-UNIT_MODELS = ("school_units", "unit_exclusions", "county_completeness")
-INDICATOR_MODELS = ("unit_indicator_values", "school_indicators")
-CV_MODELS = ("county_variation", "county_cv", "county_basic_balance")
-ASSESSMENT_MODELS = ("county_school_conditions", "county_item_values", "county_item_verdicts", "county_items",
-                     "county_scorecard", "county_progress")
-PROGRESS_MODELS = ("province_progress",)
-YEAR_MODEL_GROUPS = (UNIT_MODELS, INDICATOR_MODELS, CV_MODELS, ASSESSMENT_MODELS, PROGRESS_MODELS)
-
 
 @dataclass
 class StageSummary:
@@ -189,14 +180,44 @@ def staged_years(con: duckdb.DuckDBPyConnection) -> list[int]:
     return [r[0] for r in con.sql("select distinct year from stg_schools order by year").fetchall()]
 
 
-def run_models(con: duckdb.DuckDBPyConnection, models: tuple[str, ...], year: int) -> dict[str, int]:
-    return {m: warehouse.run_model(con, m, year) for m in models}
+def build_year(con: duckdb.DuckDBPyConnection, year: int, only: set[str] | None = None) -> dict[str, int]:
+    """Every yearly SQL model for one year, in the registry's order (or those in ``only``)."""
+    return {m.name: warehouse.run_model(con, m.name, year) for m in YEAR_MODELS if only is None or m.name in only}
 
 
-def build_year(con: duckdb.DuckDBPyConnection, year: int) -> dict[str, int]:
-    """Every SQL model for one year, in order (the Dagster assets run the same groups one by one)."""
-    return {m: n for group in YEAR_MODEL_GROUPS for m, n in run_models(con, group, year).items()}
+def build_all_years(con: duckdb.DuckDBPyConnection, only: set[str] | None = None) -> dict[str, int]:
+    """The roll-ups over every year (trends, pace), after the yearly models."""
+    return {m.name: warehouse.run_model_all_years(con, m.name) for m in ALL_YEARS_MODELS
+            if only is None or m.name in only}
 
 
-def publish(con: duckdb.DuckDBPyConnection, table: str, year: int, out_dir: Path) -> tuple[Path, int]:
-    return publish_year(con, table, year, out_dir)
+def build(con: duckdb.DuckDBPyConnection, years: list[int] | None = None) -> dict[str, int]:
+    """Every model: each staged year (or those given), then the roll-ups."""
+    counts: dict[str, int] = {}
+    for year in years if years is not None else staged_years(con):
+        for name, n in build_year(con, year).items():
+            counts[name] = counts.get(name, 0) + n
+    counts.update(build_all_years(con))
+    return counts
+
+
+def publish_years(con: duckdb.DuckDBPyConnection, table: str, years: list[int], out_dir: Path,
+                  ) -> dict[int, tuple[Path, int, int]]:
+    """Write each year of a published table; per year its path, rows written and rows read back."""
+    out = {}
+    for year in years:
+        path, rows = publish_year(con, table, year, out_dir)
+        out[year] = (path, rows, pl.scan_parquet(path).select(pl.len()).collect().item())
+    return out
+
+
+PUBLICATION_FILE = "publication.json"
+
+
+def record_publication(con: duckdb.DuckDBPyConnection, out_dir: Path, years: list[int]) -> None:
+    """publication.json: when the results in the folder were published, so a later run that
+    fails can say which run they come from."""
+    import time
+
+    write_json(Path(out_dir) / PUBLICATION_FILE, {"published_at": time.strftime("%Y-%m-%d %H:%M:%S"),
+                                                   "years": years})

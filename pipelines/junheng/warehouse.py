@@ -123,6 +123,18 @@ def run_model(con: duckdb.DuckDBPyConnection, name: str, year: int, sql_dir: Pat
     return replace_year(con, name, model_sql(name, sql_dir), year)
 
 
+def run_model_all_years(con: duckdb.DuckDBPyConnection, name: str, sql_dir: Path = SQL_DIR) -> int:
+    """Run one roll-up model over every year at once, replacing its table; returns its rows."""
+    con.sql("begin transaction")
+    try:
+        con.sql(f"create or replace table {name} as {model_sql(name, sql_dir)}")
+        con.sql("commit")
+    except Exception:
+        con.sql("rollback")
+        raise
+    return con.sql(f"select count(*) from {name}").fetchall()[0][0]
+
+
 def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
     """Replace a whole table with a Polars frame (raw, staging, quarantine and policy tables)."""
     con.register("__frame", frame)

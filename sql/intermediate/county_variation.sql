@@ -18,13 +18,11 @@ with v as (
 county as (
     select
         year, province_code, county_code, level, method, indicator,
-        any_value(province) as province,
-        any_value(county_name) as county_name,
         sum(students) as students,
         count(*) as units,
-        -- ordered sums: floating-point addition is not associative, and a fixed order makes
-        -- reruns give the same bits whatever the thread schedule
-        sum(students * value order by school_id) / sum(students) as county_value
+        -- exact sums (fixed-point decimals, 12 places): floating-point addition is not
+        -- associative, so a plain parallel sum could differ in its last bits between reruns
+        sum((students * value)::decimal(38, 12))::double / sum(students) as county_value
     from v
     group by all
 ),
@@ -32,14 +30,15 @@ county as (
 deviation as (
     select
         year, province_code, county_code, level, method, indicator,
-        sum(v.students * (v.value - c.county_value) ^ 2 order by v.school_id) as weighted_squared_deviation
+        sum((v.students * (v.value - c.county_value) ^ 2)::decimal(38, 12))::double as weighted_squared_deviation
     from v
     join county c using (year, province_code, county_code, level, method, indicator)
     group by all
 )
 
 select
-    c.*,
+    c.year, c.province_code, c.county_code, c.level, c.method, c.indicator,
+    n.province, n.county_name, c.students, c.units, c.county_value,
     case
         when c.county_value = 0 then null
         when c.units = 1 then 0.0
@@ -48,3 +47,7 @@ select
     case when c.county_value = 0 then 'county_value_zero' end as cv_undefined_reason
 from county c
 join deviation d using (year, province_code, county_code, level, method, indicator)
+join (
+    select county_code, min(province) as province, min(county_name) as county_name
+    from school_units where year = getvariable('run_year') group by county_code
+) n using (county_code)

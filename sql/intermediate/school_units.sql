@@ -6,6 +6,8 @@
 -- to enrolment × split weight (policy_split_weights), e.g. primary share = A / (A + 1.1·B).
 -- Which schools enter is set per province in policy_province (see unit_exclusions.sql for
 -- the ones left out and why).
+-- Sums of shares are exact (fixed-point decimals): floating-point addition depends on the
+-- order the rows arrive in, and an exact sum makes reruns give the same bits on any schedule.
 with schools as (
     select
         s.*,
@@ -107,15 +109,15 @@ select
     sum(level_qualified_teachers)::double as qualified_teachers,
     sum(level_backbone_teachers)::double as backbone_teachers,
     sum(level_pe_arts_teachers)::double as pe_arts_teachers,
-    sum(teaching_area_m2 * facility_share order by school_id) as teaching_area_m2,
-    sum(sports_area_m2 * facility_share order by school_id) as sports_area_m2,
-    sum(equipment_value_yuan * facility_share order by school_id) as equipment_value_yuan,
-    sum(multimedia_classrooms * facility_share order by school_id) as multimedia_rooms,
+    sum((teaching_area_m2 * facility_share)::decimal(38, 12))::double as teaching_area_m2,
+    sum((sports_area_m2 * facility_share)::decimal(38, 12))::double as sports_area_m2,
+    sum((equipment_value_yuan * facility_share)::decimal(38, 12))::double as equipment_value_yuan,
+    sum((multimedia_classrooms * facility_share)::decimal(38, 12))::double as multimedia_rooms,
     -- for basic balance (2012): section teachers as reported; books, computers and
     -- mid/senior-title teachers are whole-school figures, split like the facilities
     sum(level_teachers)::double as teachers,
-    sum(books * facility_share order by school_id) as books,
-    sum(computers * facility_share order by school_id) as computers,
-    sum(teachers_mid_senior_title * facility_share order by school_id) as mid_senior_title_teachers
+    sum((books * facility_share)::decimal(38, 12))::double as books,
+    sum((computers * facility_share)::decimal(38, 12))::double as computers,
+    sum((teachers_mid_senior_title * facility_share)::decimal(38, 12))::double as mid_senior_title_teachers
 from sections
 group by year, province_code, unit_school_id, level

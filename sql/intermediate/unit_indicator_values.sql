@@ -2,7 +2,8 @@
 --   method quality_2017: the seven resource indicators of 优质均衡, with the threshold in force
 --   method basic_2012:   the eight indicators of 基本均衡 (no per-school threshold)
 -- school_indicators, county_variation and everything after them read this, so each
--- indicator is defined once, here.
+-- indicator is defined once, here. Only keys and numbers are kept: the unit's names and
+-- types are in school_units.
 --
 -- Students are > 0 for every unit (a section with no students is not a unit), so the
 -- ratios are defined whenever their inputs are.
@@ -12,8 +13,7 @@ with u as (
 
 values_long as (
     select
-        u.year, u.province_code, u.province, u.county_code, u.county_name, u.school_id, u.school_name,
-        u.school_type, u.ownership, u.location, u.level, u.unit_kind, u.students,
+        u.year, u.province_code, u.county_code, u.school_id, u.level, u.students,
         d.method, d.indicator,
         case d.indicator
             when 'qualified_teachers_per100' then 100.0 * u.qualified_teachers / u.students
@@ -35,7 +35,6 @@ values_long as (
 select
     l.*,
     t.threshold,
-    t.threshold_rule,
     l.value / t.threshold as share_of_threshold,
     -- "以上" means the threshold itself passes; the tolerance only absorbs binary rounding.
     l.value >= t.threshold * (1 - p.relative_tolerance) as meets,

@@ -20,11 +20,11 @@ select
     max(cv.cv) filter (where indicator = 'mid_senior_title_teachers_per100') as cv_mid_senior_title_teachers_per100,
     count(cv.cv)::int as indicators_with_cv,
     case when count(cv.cv) = (select count(*) from dim_indicators where method = 'basic_2012')
-         then avg(cv.cv order by cv.indicator) end as composite_cv,
+         then avg(cv.cv::decimal(38, 15))::double end as composite_cv,
     any_value(case cv.level when 'primary' then p.basic_composite_primary else p.basic_composite_junior end)
         as composite_threshold,
     case when count(cv.cv) = (select count(*) from dim_indicators where method = 'basic_2012')
-         then avg(cv.cv order by cv.indicator) <= any_value(case cv.level when 'primary' then p.basic_composite_primary
+         then avg(cv.cv::decimal(38, 15))::double <= any_value(case cv.level when 'primary' then p.basic_composite_primary
                                                      else p.basic_composite_junior end)
                             * (1 + any_value(p.relative_tolerance))
     end as composite_meets,

@@ -1,36 +1,32 @@
--- county_items: every item of every county with its value, threshold, rule and verdict
--- (from county_item_verdicts), and the trend of every numeric item over the years present up to the run year, and,
--- for an item that fails now, the year it would pass at its current pace (linear, by least
--- squares over the years present). Yes/no items have no pace: their projection is null.
-with history as (
-    select * from county_item_verdicts where year <= getvariable('run_year') and value is not null
-),
-
-trend as (
-    select county_code, item,
-           case when count(distinct year) >= 2 then regr_slope(value, year order by year) end as slope_per_year,
-           count(*) as years_with_value
-    from history
-    group by all
+-- county_items: every item of every county and year with its value, threshold, rule and verdict
+-- (from county_item_verdicts), the trend of every numeric item over the years present up to
+-- that year, and, for an item that fails, the year it would pass at its current pace (linear,
+-- least squares over those years). Yes/no items have no pace: their projection is null.
+-- A roll-up over all years at once, so a year's trend never depends on which year ran first.
+with trend as (
+    select
+        v.*,
+        regr_slope(v.value, v.year) over history as slope_all,
+        count(v.value) over history as years_with_value
+    from county_item_verdicts v
+    window history as (partition by v.county_code, v.item order by v.year
+                       rows between unbounded preceding and current row)
 ),
 
 pace as (
     select
-        i.*,
-        t.slope_per_year,
-        coalesce(t.years_with_value, 0)::int as years_with_value,
+        t.*,
+        case when t.years_with_value >= 2 then t.slope_all end as slope_per_year,
         -- years needed at the current pace, when the item fails and is moving the right way
         case
-            when i.verdict = 'fail' and i.op = '>=' and t.slope_per_year > 0
-                then (i.threshold - i.value) / t.slope_per_year
-            when i.verdict = 'fail' and i.op in ('<=', '<') and t.slope_per_year < 0
-                then (i.value - i.threshold) / -t.slope_per_year
+            when t.verdict = 'fail' and t.op = '>=' and t.years_with_value >= 2 and t.slope_all > 0
+                then (t.threshold - t.value) / t.slope_all
+            when t.verdict = 'fail' and t.op in ('<=', '<') and t.years_with_value >= 2 and t.slope_all < 0
+                then (t.value - t.threshold) / -t.slope_all
         end as years_needed,
         p.projection_horizon_years as horizon
-    from county_item_verdicts i
-    left join trend t using (county_code, item)
-    join policy_province p on p.province_code = i.province_code
-    where i.year = getvariable('run_year')
+    from trend t
+    join policy_province p on p.province_code = t.province_code
 )
 
 select

@@ -1,11 +1,12 @@
--- county_progress: per county and year, how far to 优质均衡 and when it would get there.
+-- county_progress: per county and year, how far to 优质均衡 and when it would get there
+-- (all years at once, after county_items).
 --   projected_year: the year every failing item would pass at its current pace (the latest of
 --   the items' projections); null when an item never would (not improving, a yes/no item, a
 --   veto, or only one year of data), with the reason in projection_note.
 --   on_track_YYYY: passes now, or projected to pass by that year; false when it never would at
 --   the current pace; null when data are missing.
 with t as (
-    select * from county_items where year = getvariable('run_year')
+    select * from county_items
 ),
 
 agg as (
@@ -53,4 +54,3 @@ select
     end as on_track_2035
 from county_scorecard s
 join agg a using (year, province_code, county_code)
-where s.year = getvariable('run_year')

@@ -1,0 +1,160 @@
+"""The registry of SQL models: the one place that says which models exist, in which order they
+run, what each reads, its keys, its checks and whether it is published.
+
+The Dagster assets (:mod:`junheng.assets`), the test helpers, the benchmark and the published
+list are all derived from ``MODELS``; a model added here appears everywhere at once.
+
+Each model is one SQL file ``sql/**/<name>.sql`` (a ``SELECT``) written to the table of the
+same name:
+  scope ``year``       one school year at a time (the year in ``getvariable('run_year')``),
+                       partitioned by year in Dagster;
+  scope ``all_years``  every year at once, after the yearly models: roll-ups whose rows for a
+                       year read earlier years (trends, pace), so no result depends on which
+                       year happened to run first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+# Tables made in Python before the models run, by the ingest assets named here.
+SOURCES = {
+    "stg_schools": "stg_schools", "quarantined_schools": "stg_schools",
+    "stg_counties": "stg_counties", "stg_county_inputs": "stg_counties",
+    "policy_province": "policy_tables", "policy_level_thresholds": "policy_tables",
+    "policy_split_weights": "policy_tables", "policy_items": "policy_tables", "policy_milestones": "policy_tables",
+    "dim_indicators": "policy_tables", "dim_school_type_levels": "policy_tables", "dim_provinces": "policy_tables",
+}
+
+
+@dataclass(frozen=True)
+class Check:
+    """A blocking check on a model: ``sql`` returns one row (passed, text) for the run year."""
+
+    name: str
+    description: str
+    sql: str
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    description: str
+    upstream: tuple[str, ...]          # models and source tables it reads
+    keys: tuple[str, ...]              # unique within the table
+    scope: Literal["year", "all_years"] = "year"
+    published: bool = False            # written as Parquet (<name>/year=YYYY/part-0.parquet)
+    expectations: bool = False         # a Great Expectations suite expectations/<name>.json
+    may_be_empty: bool = False
+    checks: tuple[Check, ...] = field(default_factory=tuple)
+
+    @property
+    def asset_upstream(self) -> tuple[str, ...]:
+        """The upstream as Dagster asset names (source tables map to the asset that makes them)."""
+        return tuple(dict.fromkeys(SOURCES.get(u, u) for u in self.upstream))
+
+
+Y = "getvariable('run_year')"
+
+MODELS: tuple[Model, ...] = (
+    Model("school_units",
+          "评估单元：学校分学段（九年一贯制等按加权在校生分摊校舍、设备），教学点与排除规则。"
+          " Assessment units: school sections and teaching points, with the facility split.",
+          ("stg_schools", "policy_province", "policy_split_weights"), ("year", "school_id", "level")),
+    Model("unit_exclusions",
+          "不参加评估的学校及原因。 Schools left out of the seven indicators, or folded into another unit, and why.",
+          ("stg_schools", "policy_province", "school_units"), ("year", "school_id", "reason"), may_be_empty=True),
+    Model("county_completeness",
+          "各县数据完整性：学校表中的学校、参评、按规定不参评、被隔离。"
+          " How complete each county's data are: schools in the file, assessed, excluded by policy, quarantined.",
+          ("stg_schools", "quarantined_schools", "unit_exclusions", "dim_school_type_levels"),
+          ("year", "county_code")),
+    Model("unit_indicator_values",
+          "每个评估单元的各项指标（长表），含标准。 Every indicator of every unit, long form, with its threshold.",
+          ("school_units", "dim_indicators", "policy_level_thresholds", "policy_province"),
+          ("year", "school_id", "level", "method", "indicator")),
+    Model("school_indicators",
+          "学校资源配置七项指标及达标判定（至少6项达标且其余不低于标准的85%）。"
+          " The seven resource indicators per unit and the school rule (6 of 7, 85% floor).",
+          ("unit_indicator_values", "school_units", "policy_province"), ("year", "county_code", "school_id", "level"),
+          published=True, expectations=True,
+          checks=(Check("one_row_per_unit", "as many rows as school_units",
+                        f"select (select count(*) from school_units where year = {Y}) = "
+                        f"(select count(*) from school_indicators where year = {Y}), "
+                        f"(select count(*) from school_indicators where year = {Y}) || ' rows for ' || "
+                        f"(select count(*) from school_units where year = {Y}) || ' units'"),)),
+    Model("county_variation",
+          "差异系数（按在校生加权，总体形式）：每县 × 学段 × 方法 × 指标。公式只写在 sql/intermediate/county_variation.sql。"
+          " The enrolment-weighted variation coefficient of every county, level, method and indicator.",
+          ("unit_indicator_values", "school_units"), ("year", "county_code", "level", "method", "indicator"),
+          checks=(Check("cv_units_reconcile", "units in the CVs equal the unit values",
+                        f"select (select coalesce(sum(units), 0) from county_variation where year = {Y}) = "
+                        f"(select count(*) from unit_indicator_values where year = {Y} and value is not null), "
+                        f"(select coalesce(sum(units), 0) from county_variation where year = {Y}) || "
+                        f"' unit values in CVs, ' || (select count(*) from unit_indicator_values "
+                        f"where year = {Y} and value is not null) || ' in the indicators'"),)),
+    Model("county_cv",
+          "优质均衡14项差异系数，与 0.50（小学）/0.45（初中）比较。 The 14 CVs of quality balance against their ceilings.",
+          ("county_variation", "county_completeness", "policy_level_thresholds", "policy_province", "dim_indicators"),
+          ("year", "county_code", "level", "indicator"), published=True, expectations=True,
+          checks=(Check("cv_undefined_explained", "every null cv carries a reason",
+                        f"select count(*) = 0, count(*) || ' null cv without a reason' from county_cv "
+                        f"where year = {Y} and cv is null and cv_undefined_reason is null"),)),
+    Model("county_basic_balance",
+          "基本均衡（2012）：八项指标差异系数及综合差异系数（均值），与 0.65/0.55 比较。"
+          " Basic balance (2012): eight CVs, their mean as the composite, against 0.65 / 0.55.",
+          ("county_variation", "policy_province", "dim_indicators"), ("year", "county_code", "level"),
+          published=True),
+    Model("county_school_conditions",
+          "由学校表计算的政府保障指标（规模、班额、音乐美术教室）。"
+          " Government-assurance measures computed from the school table.",
+          ("stg_schools", "policy_province", "school_indicators"), ("year", "county_code")),
+    Model("county_item_values",
+          "各县评估项目的输入值（长表）。 The value of every county item's input, long form.",
+          ("county_completeness", "county_school_conditions", "stg_county_inputs", "stg_counties"),
+          ("year", "county_code", "input")),
+    Model("county_item_verdicts",
+          "各县每个评估项目的判定。 Every item of every county: value, threshold, rule and verdict.",
+          ("county_item_values", "county_cv", "policy_items", "policy_province", "stg_schools", "stg_counties",
+           "quarantined_schools", "dim_provinces"),
+          ("year", "county_code", "item")),
+    Model("county_scorecard",
+          "县域优质均衡评估结论：资源配置、政府保障、教育质量、社会认可、前提条件、一票否决，及数据完整性。"
+          " The county scorecard: each part, vetoes, status, failing items and how complete the data are.",
+          ("county_item_verdicts", "county_completeness", "school_indicators", "county_cv"),
+          ("year", "county_code"), published=True, expectations=True,
+          checks=(Check("one_scorecard_per_county", "one scorecard per county",
+                        f"select (select count(distinct county_code) from county_item_values where year = {Y}) = "
+                        f"(select count(*) from county_scorecard where year = {Y}), "
+                        f"(select count(*) from county_scorecard where year = {Y}) || ' scorecards for ' || "
+                        f"(select count(distinct county_code) from county_item_values where year = {Y}) || "
+                        f"' counties'"),)),
+    Model("county_items",
+          "县域评估全部项目：数值、标准、标准来源（国家或省）、判定及历年趋势。"
+          " Every item of every county: value, threshold, the rule that set it, verdict and trend over the years.",
+          ("county_item_verdicts", "policy_province"), ("year", "county_code", "item"),
+          scope="all_years", published=True),
+    Model("county_progress",
+          "各县距优质均衡的差距与按当前进度的预计达标年份（2027/2030/2035）。"
+          " How far each county is, and the year it would pass at its current pace.",
+          ("county_items", "county_scorecard"), ("year", "county_code"), scope="all_years", published=True),
+    Model("province_progress",
+          "各省优质均衡县比例与下一阶段目标对比。 Share of counties at quality balance against the next milestone.",
+          ("county_scorecard", "policy_milestones"), ("year", "province_code"), scope="all_years", published=True),
+)
+
+MODEL_BY_NAME = {m.name: m for m in MODELS}
+YEAR_MODELS = tuple(m for m in MODELS if m.scope == "year")
+ALL_YEARS_MODELS = tuple(m for m in MODELS if m.scope == "all_years")
+PUBLISHED_MODELS = tuple(m for m in MODELS if m.published)
+PUBLISHED_KEYS = {m.name: m.keys for m in PUBLISHED_MODELS}
+
+
+def downstream_of(names: set[str]) -> set[str]:
+    """Every model that reads, directly or not, one of ``names``."""
+    out: set[str] = set()
+    for m in MODELS:  # in dependency order, so one pass suffices
+        if set(m.upstream) & (names | out):
+            out.add(m.name)
+    return out
