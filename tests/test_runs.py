@@ -137,16 +137,18 @@ def test_inbox_sensor_starts_a_run_for_new_or_changed_files(tmp_path, monkeypatc
 
     from junheng import definitions
 
+    from junheng.resources import JunhengSettings
+
     src = inbox(tmp_path, small_county())
-    monkeypatch.setenv("JUNHENG_INPUT", str(src))
-    first = definitions.school_files_inbox(build_sensor_context())
+    resources = {"settings": JunhengSettings(input_dir=str(src))}
+    first = definitions.school_files_inbox(build_sensor_context(resources=resources))
     assert isinstance(first, RunRequest)
     assert "schools.csv" in first.tags["junheng/changed_files"]
     cursor = first.run_key
-    unchanged = definitions.school_files_inbox(build_sensor_context(cursor=cursor))
+    unchanged = definitions.school_files_inbox(build_sensor_context(cursor=cursor, resources=resources))
     assert isinstance(unchanged, SkipReason)
     (src / "schools_2025.csv").write_text((src / "schools.csv").read_text())
-    again = definitions.school_files_inbox(build_sensor_context(cursor=cursor))
+    again = definitions.school_files_inbox(build_sensor_context(cursor=cursor, resources=resources))
     assert isinstance(again, RunRequest) and again.tags["junheng/changed_files"].endswith("schools_2025.csv")
 
 
@@ -154,7 +156,7 @@ def test_schedule_and_sensors_are_in_the_code_location():
     from junheng.definitions import defs
 
     assert defs.get_schedule_def("yearly_after_statistics_deadline").cron_schedule == "0 6 1 10 *"
-    for name in ("school_files_inbox", "assess_years_after_ingest"):
+    for name in ("school_files_inbox", "assess_years_after_ingest", "publish_after_assessment", "report_failed_run"):
         assert defs.get_sensor_def(name).name == name
     assert PROJECT_ROOT.joinpath("workspace.yaml").exists()
 

@@ -340,7 +340,7 @@ def reports(context: AssetExecutionContext, warehouse_db: WarehouseResource, set
     out = settings.output_path
     if "quarantine_report" in selected or "run_summary" in selected:
         with warehouse_db.get_connection() as con:
-            summary = report.write_run_reports(con, out, {"published": True, "run_id": context.run_id,
+            summary = report.write_run_reports(con, out, {"published": True, "run_id": context.run.run_id,
                                                           "input_dir": settings.input_dir,
                                                           "output_dir": str(out)})
         if "quarantine_report" in selected:

@@ -159,7 +159,7 @@ def run_pipeline(input_dir: Path, output_dir: Path, warehouse: Path, policy_dir:
                     "没有任何学校数据行通过校验，本次没有发布任何学年的结果。请按隔离报告（quarantine_report.xlsx）修改文件后重新运行。"
                     " / No school row passed validation, so no year was published. Fix the rows listed in "
                     "quarantine_report.xlsx and run again.")
-            for year in [y for y in present if years is None or y in years]:
+            for year in [y for y in (years or present) if y in present]:
                 run(YEAR_ASSETS, str(year), f"{year}:\n")
             publish = [k for a in PUBLISH_ASSETS for k in a.keys
                        if with_dashboards or k != AssetKey("dashboards")]

@@ -42,7 +42,7 @@ ingest_job = define_asset_job(
     description="读取并校验统计人员提交的学校数据文件。 Read and validate the school files.",
 )
 assess_year_job = define_asset_job(
-    "assess_year", selection=YEAR_ASSETS, partitions_def=school_years,
+    "assess_year", selection=YEAR_ASSETS,
     description="按学年计算指标、差异系数和县域评估。 Compute one school year.",
 )
 publish_job = define_asset_job(
@@ -80,18 +80,23 @@ def school_files_inbox(context: SensorEvaluationContext, settings: JunhengSettin
     return RunRequest(run_key=cursor, tags={"junheng/changed_files": ",".join(changed)[:1000]})
 
 
+def _staged_years(database: str) -> list[str]:
+    with locked_connection(database) as con:
+        return [str(r[0]) for r in con.sql("select distinct year from stg_schools order by year").fetchall()]
+
+
 def year_requests(run_id: str, database: str) -> list[RunRequest]:
     """After an ingest run: one assess_year run per school year the staged files hold."""
-    with locked_connection(database) as con:
-        years = [r[0] for r in con.sql("select distinct year from stg_schools order by year").fetchall()]
-    return [RunRequest(run_key=f"{run_id}-{y}", partition_key=str(y), tags={BATCH_TAG: run_id}) for y in years
-            if str(y) in school_years.get_partition_keys()]
+    return [RunRequest(run_key=f"{run_id}-{y}", partition_key=y, tags={BATCH_TAG: run_id})
+            for y in _staged_years(database) if y in school_years.get_partition_keys()]
 
 
-def publish_request(instance, batch: str) -> RunRequest | None:
-    """After a year run: the publication run, once every year run of its batch has succeeded."""
-    runs = instance.get_runs(RunsFilter(tags={BATCH_TAG: batch}, job_name=assess_year_job.name))
-    if not runs or any(r.status != DagsterRunStatus.SUCCESS for r in runs):
+def publish_request(instance, batch: str, database: str) -> RunRequest | None:
+    """After a year run: the publication run, once every year of its batch has been assessed."""
+    runs = instance.get_runs(RunsFilter(tags={BATCH_TAG: batch}, job_name=assess_year_job.name,
+                                        statuses=[DagsterRunStatus.SUCCESS]))
+    done = {r.tags.get("dagster/partition") for r in runs}
+    if not set(_staged_years(database)) <= done:
         return None
     return RunRequest(run_key=f"{batch}-publish", tags={BATCH_TAG: batch})
 
@@ -104,9 +109,9 @@ def assess_years_after_ingest(context, warehouse_db: WarehouseResource):
 
 @run_status_sensor(run_status=DagsterRunStatus.SUCCESS, monitored_jobs=[assess_year_job], request_job=publish_job,
                    description="一批学年全部计算完成后发布结果。 Publish once every year of the batch is assessed.")
-def publish_after_assessment(context):
+def publish_after_assessment(context, warehouse_db: WarehouseResource):
     batch = context.dagster_run.tags.get(BATCH_TAG)
-    request = publish_request(context.instance, batch) if batch else None
+    request = publish_request(context.instance, batch, warehouse_db.database) if batch else None
     return request or SkipReason("本批次还有学年未完成 / years of this batch still running")
 
 
