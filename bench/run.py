@@ -1,9 +1,17 @@
-"""National-scale benchmark: one year of ~2,850 counties and ~260,000 schools.
+"""National-scale benchmark: ~2,850 counties and ~260,000 schools a year, every figure beside a
+baseline measured in the same run.
 
-    .venv/bin/python bench/run.py [--counties 2850] [--schools 260000] [--format csv|xlsx|parquet]
+    .venv/bin/python bench/run.py                 # one national year
+    .venv/bin/python bench/run.py --years 10      # ten national years end to end as well
 
-Generates the year (cached under bench/out/), then runs the pipeline's steps (the same
-functions the Dagster assets call) and prints wall time and peak resident memory per step.
+Generates the input once (cached under bench/out/, one GB18030 CSV per province, as provinces
+hand them in), then:
+  1. runs the pipeline's steps one by one (the functions the Dagster assets call, models in the
+     registry's order) and prints wall time and peak memory per step;
+  2. runs the compute core (units → indicators → school rule → CVs) in plain vectorised pandas
+     (bench/pandas_baseline.py) on the same staged rows, checks it agrees, and prints the ratio;
+  3. runs `junheng run` end to end through Dagster, then again after one province's file changed;
+  4. with --years N, runs N national years end to end.
 """
 
 from __future__ import annotations
@@ -23,19 +31,12 @@ sys.path.insert(0, str(ROOT / "pipelines"))
 sys.path.insert(0, str(ROOT))
 
 from junheng import steps, validation, warehouse  # noqa: E402
+from junheng.models import ALL_YEARS_MODELS, MODELS, PUBLISHED_MODELS, YEAR_MODELS  # noqa: E402
 from junheng.policy import Policy  # noqa: E402
-from junheng.milestones import load_milestones  # noqa: E402
-from junheng.publish import PUBLISHED_KEYS, publish_reference  # noqa: E402
-from dashboards.build import build_dashboards  # noqa: E402
-from junheng.sample import (  # noqa: E402
-    generate_county_forms,
-    generate_national,
-    national_counties,
-    write_csv_gb18030,
-    write_xlsx,
-)
+from junheng.sample import generate_county_forms, generate_national, national_counties, write_csv_gb18030  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
+CORE = ("school_units", "unit_indicator_values", "school_indicators", "county_variation", "county_cv")
 
 
 def rss_mb() -> float:
@@ -72,83 +73,88 @@ class PeakSampler:
             self.peak = max(self.peak, rss_mb())
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--counties", type=int, default=2850)
-    parser.add_argument("--schools", type=int, default=260_000)
-    parser.add_argument("--format", choices=("csv", "xlsx", "parquet"), default="csv")
-    parser.add_argument("--year", type=int, default=2024)
-    args = parser.parse_args()
+def national_inbox(years: list[int], counties: int, schools: int) -> Path:
+    """One GB18030 CSV per province and year, and the county forms; generated once."""
+    import polars as pl
 
-    inbox = OUT / f"inbox-{args.counties}-{args.schools}-{args.format}"
-    if not inbox.exists():
-        t = time.perf_counter()
-        frame = generate_national(args.year, args.counties, args.schools)
-        tmp = inbox.with_suffix(".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        if args.format == "csv":
-            write_csv_gb18030(frame, tmp / "schools.csv")
-        elif args.format == "xlsx":
-            write_xlsx(frame, tmp / "schools.xlsx", "全国规模基准数据（虚构）")
-        else:
-            tmp.mkdir(parents=True)
-            frame.write_parquet(tmp / "schools.parquet")
-        forms = generate_county_forms(national_counties(args.counties, args.schools), (args.year,))
-        write_csv_gb18030(forms, tmp / "counties.csv")
-        tmp.rename(inbox)
-        print(f"generated {frame.height:,} school rows in {time.perf_counter() - t:.1f} s → {inbox}")
+    inbox = OUT / f"inbox-{counties}-{schools}-{years[0]}-{years[-1]}"
+    if inbox.exists():
+        return inbox
+    t = time.perf_counter()
+    tmp = inbox.with_suffix(".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    rows = 0
+    for year in years:
+        frame = generate_national(year, counties, schools)
+        rows += frame.height
+        frame = frame.with_columns(pl.col("county_code").str.slice(0, 2).alias("_p"))
+        for (code,), part in frame.partition_by("_p", as_dict=True, maintain_order=True).items():
+            write_csv_gb18030(part.drop("_p"), tmp / f"schools_{code}_{year}.csv")
+    forms = generate_county_forms(national_counties(counties, schools), tuple(years))
+    write_csv_gb18030(forms, tmp / "counties.csv")
+    tmp.rename(inbox)
+    print(f"generated {rows:,} school rows in {time.perf_counter() - t:.1f} s → {inbox}")
+    return inbox
+
+
+def run_steps(inbox: Path, sampler: PeakSampler) -> tuple[list, dict]:
+    """The pipeline's steps one by one; returns the timings and the staged school rows."""
+    from dashboards.build import build_dashboards
+    from junheng.milestones import load_milestones
+    from junheng.publish import publish_reference
+
     db = OUT / "bench.duckdb"
-    for p in list(OUT.glob("bench.duckdb*")) + list(OUT.glob("dagster.duckdb*")):
+    for p in OUT.glob("bench.duckdb*"):
         p.unlink()
     published = OUT / "published"
     shutil.rmtree(published, ignore_errors=True)
+    results: list[tuple[str, float, float]] = []
 
-    sampler = PeakSampler()
-    results: list[tuple[str, float, float, str]] = []
-
-    def step(name: str, fn):
+    def step(name, fn):
         t = time.perf_counter()
         with sampler.measure():
             out = fn()
-        results.append((name, time.perf_counter() - t, sampler.peak, str(out)[:60]))
+        results.append((name, time.perf_counter() - t, sampler.peak))
         return out
 
-    total = time.perf_counter()
     with warehouse.locked_connection(db) as con:
-        step("ingest (files → raw_schools, raw_counties)",
-             lambda: [steps.ingest(con, inbox, t)[0] for t in (steps.SCHOOLS, steps.COUNTIES)])
-        step("staging (validate → stg_*, quarantine)",
-             lambda: [steps.stage(con, t).rows_staged for t in (steps.SCHOOLS, steps.COUNTIES)])
-        step("policy tables", lambda: len(steps.load_policy(con, Policy.load())))
-        for name, models in (("units (school_units)", steps.UNIT_MODELS),
-                             ("indicators (school_indicators)", steps.INDICATOR_MODELS),
-                             ("variation coefficients (county_cv, basic)", steps.CV_MODELS),
-                             ("county assessment (items, scorecard)", steps.ASSESSMENT_MODELS),
-                             ("province progress", steps.PROGRESS_MODELS)):
-            step(name, lambda models=models: steps.run_models(con, models, args.year)[models[-1]])
-        step("publish Parquet (7 tables)", lambda: sum(steps.publish(con, t, args.year, published)[1]
-                                                      for t in PUBLISHED_KEYS))
-        step("validation (Great Expectations, 7 suites)", lambda: sum(
-            len(validation.validate_table(con, t, y).failures)
-            for t, y in (("raw_schools", None), ("raw_counties", None), ("stg_schools", None),
-                         ("stg_counties", None), ("school_indicators", args.year), ("county_cv", args.year),
-                         ("county_scorecard", args.year))))
-        step("publish reference tables", lambda: len(publish_reference(con, published, load_milestones()[1])))
+        step("ingest (files → raw_*)", lambda: [steps.ingest(con, inbox, t) for t in steps.INPUT_TABLES])
+        step("staging (validate → stg_*, quarantine)", lambda: [steps.stage(con, t) for t in steps.INPUT_TABLES])
+        step("policy tables", lambda: steps.load_policy(con, Policy.load()))
+        years = steps.staged_years(con)
+        for m in YEAR_MODELS:
+            step(f"  {m.name}", lambda m=m: [warehouse.run_model(con, m.name, y) for y in years])
+        for m in ALL_YEARS_MODELS:
+            step(f"  {m.name} (all years)", lambda m=m: warehouse.run_model_all_years(con, m.name))
+        step(f"publish Parquet ({len(PUBLISHED_MODELS)} tables)",
+             lambda: [steps.publish_years(con, m.name, years, published) for m in PUBLISHED_MODELS])
+        suites = [("raw_schools", None), ("raw_counties", None), ("stg_schools", None), ("stg_counties", None)]
+        suites += [(m.name, y) for m in MODELS if m.expectations for y in years]
+        step(f"validation (Great Expectations, {len(suites)} suites)",
+             lambda: [validation.validate_table(con, t, y) for t, y in suites])
+        step("publish reference tables", lambda: publish_reference(con, published, load_milestones()[1]))
+        staged = con.sql("select * from stg_schools").pl()
     step("dashboards (from the Parquet)", lambda: build_dashboards(published)["pages"])
-    wall = time.perf_counter() - total
-    biggest = max((p for p in (published / "dashboards").rglob("*.html")), key=lambda p: p.stat().st_size)
-    peak_all = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return results, {"staged": staged, "db": db, "published": published}
 
-    print(f"\nnational-scale year: {args.counties:,} counties, ~{args.schools:,} schools, input {args.format}, "
-          f"{os.cpu_count()} cores")
-    print(f"{'step':40s} {'wall s':>8s} {'peak RSS MB':>12s}  rows")
-    for name, seconds, peak, out in results:
-        print(f"{name:40s} {seconds:8.2f} {peak:12.0f}  {out}")
-    print(f"{'total':40s} {wall:8.2f} {peak_all:12.0f}")
-    print(f"largest dashboard page: {biggest.relative_to(published)} {biggest.stat().st_size / 1e6:.2f} MB "
-          f"(plotly.min.js, shared: {(published / 'dashboards' / 'assets' / 'plotly.min.js').stat().st_size / 1e6:.1f} MB)")
 
-    # The same year end to end through Dagster (in process), as `junheng run` does it.
+def pandas_core(staged, db: Path, sampler: PeakSampler) -> tuple[float, float, float]:
+    """The compute core in pandas on the same rows; returns (seconds, peak MB, largest CV difference)."""
+    import pandas_baseline
+
+    frame = staged.to_pandas()
+    t = time.perf_counter()
+    with sampler.measure():
+        _, cv = pandas_baseline.compute(frame)
+    seconds = time.perf_counter() - t
+    with warehouse.locked_connection(db) as con:
+        ours = con.sql("select county_code, level, indicator, cv from county_cv").df()
+    both = ours.merge(cv, on=["county_code", "level", "indicator"], suffixes=("", "_pandas"))
+    assert len(both) == len(ours) == len(cv), "the baseline and junheng assess different CVs"
+    return seconds, sampler.peak, float((both.cv - both.cv_pandas).abs().max())
+
+
+def through_dagster(inbox: Path, out: Path, db: Path, sampler: PeakSampler) -> tuple[float, float]:
     from dagster import DagsterInstance
 
     from junheng.cli import run_pipeline
@@ -156,9 +162,70 @@ def main() -> int:
 
     t = time.perf_counter()
     with sampler.measure():
-        run_pipeline(inbox, OUT / "dagster-out", OUT / "dagster.duckdb", POLICY_DIR,
-                     instance=DagsterInstance.ephemeral())
-    print(f"{'whole run through Dagster (junheng run)':40s} {time.perf_counter() - t:8.2f} {sampler.peak:12.0f}")
+        run_pipeline(inbox, out, db, POLICY_DIR, instance=DagsterInstance.ephemeral())
+    return time.perf_counter() - t, sampler.peak
+
+
+def change_one_province(inbox: Path) -> Path:
+    """A copy of the inbox where one province's file has one school's figure corrected."""
+    import polars as pl
+
+    changed = OUT / "inbox-changed"
+    shutil.rmtree(changed, ignore_errors=True)
+    shutil.copytree(inbox, changed)
+    target = sorted(changed.glob("schools_52_*.csv"))[-1]
+    frame = pl.read_csv(target.read_bytes().decode("gb18030").encode(), infer_schema=False)
+    frame = frame.with_columns(pl.when(pl.int_range(pl.len()) == 0).then(pl.lit("999"))
+                               .otherwise(pl.col("教学及辅助用房面积")).alias("教学及辅助用房面积"))
+    target.write_bytes(frame.write_csv(line_terminator="\r\n").encode("gb18030"))
+    return changed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--counties", type=int, default=2850)
+    parser.add_argument("--schools", type=int, default=260_000)
+    parser.add_argument("--year", type=int, default=2024)
+    parser.add_argument("--years", type=int, default=1, help="also run this many national years end to end")
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT / "bench"))
+    OUT.mkdir(parents=True, exist_ok=True)
+    sampler = PeakSampler()
+    inbox = national_inbox([args.year], args.counties, args.schools)
+
+    results, ctx = run_steps(inbox, sampler)
+    core = sum(s for name, s, _ in results if name.strip() in CORE)
+    to_parquet = sum(s for name, s, _ in results if not name.startswith(("validation", "publish reference",
+                                                                         "dashboards")))
+    pandas_s, pandas_peak, diff = pandas_core(ctx["staged"], ctx["db"], sampler)
+
+    print(f"\nnational-scale year: {args.counties:,} counties, {ctx['staged'].height:,} school rows "
+          f"(one GB18030 CSV per province), {os.cpu_count()} cores")
+    print(f"{'step':48s} {'wall s':>8s} {'peak RSS MB':>12s}")
+    for name, seconds, peak in results:
+        print(f"{name:48s} {seconds:8.2f} {peak:12.0f}")
+    print(f"{'files → published Parquet':48s} {to_parquet:8.2f}")
+    print(f"\ncompute core (units → indicators → school rule → CVs), same staged rows:")
+    print(f"{'  junheng (DuckDB SQL)':48s} {core:8.2f}")
+    print(f"{'  plain vectorised pandas (bench/pandas_baseline.py)':48s} {pandas_s:8.2f} {pandas_peak:12.0f}")
+    print(f"{'  ratio junheng / pandas':48s} {core / pandas_s:8.2f}   (largest CV difference {diff:.1e})")
+
+    dag_s, dag_peak = through_dagster(inbox, OUT / "dagster-out", OUT / "dagster.duckdb", sampler)
+    print(f"\n{'junheng run end to end (Dagster, checks, docs, dashboards)':48s} {dag_s:8.2f} {dag_peak:12.0f}")
+    changed = change_one_province(inbox)
+    re_s, re_peak = through_dagster(changed, OUT / "dagster-out", OUT / "dagster.duckdb", sampler)
+    print(f"{'  rerun after one province file changed':48s} {re_s:8.2f} {re_peak:12.0f}")
+    biggest = max((p for p in (ctx["published"] / "dashboards").rglob("*.html")), key=lambda p: p.stat().st_size)
+    print(f"largest dashboard page: {biggest.relative_to(ctx['published'])} {biggest.stat().st_size / 1e6:.2f} MB")
+
+    if args.years > 1:
+        years = list(range(args.year - args.years + 1, args.year + 1))
+        many = national_inbox(years, args.counties, args.schools)
+        for p in OUT.glob("many.duckdb*"):
+            p.unlink()
+        many_s, many_peak = through_dagster(many, OUT / "many-out", OUT / "many.duckdb", sampler)
+        print(f"{f'{args.years} national years end to end':48s} {many_s:8.2f} {many_peak:12.0f}")
+    print(f"peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     return 0
 
 

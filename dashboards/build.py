@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -24,7 +25,6 @@ from pathlib import Path
 import polars as pl
 
 from junheng.contract import INDICATORS
-from junheng.publish import atomic_write_bytes
 
 ASSETS = Path(__file__).parent / "assets"
 LEVEL_ZH = {"primary": "小学", "junior": "初中"}
@@ -473,23 +473,26 @@ def index_page(pub: Published, pub_year: int, run_time: str) -> str:
 def build_dashboards(out_dir: Path, dest: Path | None = None, run_time: str | None = None) -> dict:
     """Write every page under ``dest`` (default ``out_dir/dashboards``) from the Parquet in ``out_dir``."""
     out_dir = Path(out_dir)
-    dest = Path(dest or out_dir / "dashboards")
+    final = Path(dest or out_dir / "dashboards")
     started = time.perf_counter()
     pub = load_published(out_dir)
     pub_year = int(pub.scorecard.get_column("year").max())
     run_time = run_time or time.strftime("%Y-%m-%d %H:%M")
-    (dest / "assets").mkdir(parents=True, exist_ok=True)
+    # The site is written whole into a fresh folder, then swapped in: a reader sees the old site
+    # or the new one, and thousands of pages need no file-by-file sync.
+    dest = final.with_name(f".{final.name}.{os.getpid()}.new")
+    shutil.rmtree(dest, ignore_errors=True)
+    (dest / "assets").mkdir(parents=True)
     import plotly
 
-    plotly_js = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-    if not (dest / "assets" / "plotly.min.js").exists() or \
-            (dest / "assets" / "plotly.min.js").stat().st_size != plotly_js.stat().st_size:
-        shutil.copyfile(plotly_js, dest / "assets" / "plotly.min.js")
+    shutil.copyfile(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", dest / "assets" / "plotly.min.js")
     for asset in ASSETS.iterdir():
         shutil.copyfile(asset, dest / "assets" / asset.name)
 
     def write(rel: str, text: str) -> None:
-        atomic_write_bytes(dest / rel, text.encode("utf-8"))
+        path = dest / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
 
     write("index.html", index_page(pub, pub_year, run_time))
     year_cards = pub.scorecard.filter(pl.col("year") == pub_year)
@@ -515,8 +518,20 @@ def build_dashboards(out_dir: Path, dest: Path | None = None, run_time: str | No
         write(f"county/{code}.html",
               county_page(code, pub_year, d, thresholds.get(d["scorecard"]["province_code"][0], {})))
         pages += 1
+    _swap_in(dest, final)
     return {"pages": pages + 1 + year_cards["province_code"].n_unique(), "seconds": time.perf_counter() - started,
-            "dest": str(dest)}
+            "dest": str(final)}
+
+
+def _swap_in(new: Path, final: Path) -> None:
+    """Replace the folder ``final`` with ``new`` by two renames (a folder cannot be replaced in one)."""
+    old = final.with_name(f".{final.name}.{os.getpid()}.old")
+    if final.exists():
+        os.replace(final, old)
+    os.replace(new, final)
+    shutil.rmtree(old, ignore_errors=True)
+    for stale in final.parent.glob(f".{final.name}.*"):  # left by a run that was killed mid-build
+        shutil.rmtree(stale, ignore_errors=True)
 
 
 def _thresholds(reference: pl.DataFrame) -> dict[str, dict]:
