@@ -90,7 +90,7 @@ def test_a_run_started_by_the_sensors_gives_what_junheng_run_gives(tmp_path):
                        jobs=[definitions.ingest_job, definitions.assess_year_job, definitions.publish_job])
     with DagsterInstance.ephemeral() as instance:
         request = definitions.school_files_inbox(build_sensor_context(resources={"settings": settings}))
-        ingest = defs.get_job_def("ingest_school_files").execute_in_process(instance=instance, tags=request.tags)
+        ingest = defs.resolve_job_def("ingest_school_files").execute_in_process(instance=instance, tags=request.tags)
         assert ingest.success
 
         def after(sensor, result):
@@ -104,13 +104,13 @@ def test_a_run_started_by_the_sensors_gives_what_junheng_run_gives(tmp_path):
         publish = None
         for r in years:
             assert publish is None  # nothing is published while a year of the batch is still to run
-            done = defs.get_job_def("assess_year").execute_in_process(
+            done = defs.resolve_job_def("assess_year").execute_in_process(
                 instance=instance, partition_key=r.partition_key, tags=r.tags)
             assert done.success
             publish = after(definitions.publish_after_assessment, done)
             publish = publish if hasattr(publish, "run_key") else None
         assert publish is not None and publish.run_key.endswith("-publish")
-        assert defs.get_job_def("publish_results").execute_in_process(instance=instance, tags=publish.tags).success
+        assert defs.resolve_job_def("publish_results").execute_in_process(instance=instance, tags=publish.tags).success
 
     cli = tmp_path / "cli"
     assert _digests(out) == _digests(cli) and len(_digests(out)) == 2 * 7 + 2
