@@ -36,7 +36,7 @@ from junheng.policy import Policy  # noqa: E402
 from junheng.sample import generate_county_forms, generate_national, national_counties, write_csv_gb18030  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
-CORE = ("school_units", "unit_indicator_values", "school_indicators", "county_variation", "county_cv")
+CORE = ("school_units", "unit_indicators", "school_indicators", "county_variation", "county_cv")
 
 
 def rss_mb() -> float:

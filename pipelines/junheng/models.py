@@ -70,14 +70,15 @@ MODELS: tuple[Model, ...] = (
           " How complete each county's data are: schools in the file, assessed, excluded by policy, quarantined.",
           ("stg_schools", "quarantined_schools", "unit_exclusions", "dim_school_type_levels"),
           ("year", "county_code")),
-    Model("unit_indicator_values",
-          "每个评估单元的各项指标（长表），含标准。 Every indicator of every unit, long form, with its threshold.",
-          ("school_units", "dim_indicators", "policy_level_thresholds", "policy_province"),
-          ("year", "school_id", "level", "method", "indicator")),
+    Model("unit_indicators",
+          "每个评估单元的各项指标（优质均衡七项与基本均衡八项），每项一列。"
+          " Every indicator of every unit, one column each (the seven of 2017 and the eight of 2012).",
+          ("school_units",), ("year", "school_id", "level")),
     Model("school_indicators",
           "学校资源配置七项指标及达标判定（至少6项达标且其余不低于标准的85%）。"
           " The seven resource indicators per unit and the school rule (6 of 7, 85% floor).",
-          ("unit_indicator_values", "school_units", "policy_province"), ("year", "county_code", "school_id", "level"),
+          ("unit_indicators", "school_units", "policy_level_thresholds", "policy_province"),
+          ("year", "county_code", "school_id", "level"),
           published=True, expectations=True,
           checks=(Check("one_row_per_unit", "as many rows as school_units",
                         f"select (select count(*) from school_units where year = {Y}) = "
@@ -87,13 +88,15 @@ MODELS: tuple[Model, ...] = (
     Model("county_variation",
           "差异系数（按在校生加权，总体形式）：每县 × 学段 × 方法 × 指标。公式只写在 sql/intermediate/county_variation.sql。"
           " The enrolment-weighted variation coefficient of every county, level, method and indicator.",
-          ("unit_indicator_values", "school_units"), ("year", "county_code", "level", "method", "indicator"),
-          checks=(Check("cv_units_reconcile", "units in the CVs equal the unit values",
-                        f"select (select coalesce(sum(units), 0) from county_variation where year = {Y}) = "
-                        f"(select count(*) from unit_indicator_values where year = {Y} and value is not null), "
-                        f"(select coalesce(sum(units), 0) from county_variation where year = {Y}) || "
-                        f"' unit values in CVs, ' || (select count(*) from unit_indicator_values "
-                        f"where year = {Y} and value is not null) || ' in the indicators'"),)),
+          ("unit_indicators", "school_units", "dim_indicators"), ("year", "county_code", "level", "method", "indicator"),
+          checks=(Check("cv_units_reconcile", "units in the CVs equal the unit values, method by method",
+                        f"with v as (unpivot (select * from unit_indicators where year = {Y}) "
+                        f"on columns(* exclude (year, province_code, county_code, school_id, level, students)) "
+                        f"into name indicator value value), "
+                        f"expected as (select count(*) as n from v join dim_indicators d using (indicator)), "
+                        f"got as (select coalesce(sum(units), 0) as n from county_variation where year = {Y}) "
+                        f"select expected.n = got.n, got.n || ' unit values in CVs, ' || expected.n || "
+                        f"' in the indicators' from expected, got"),)),
     Model("county_cv",
           "优质均衡14项差异系数，与 0.50（小学）/0.45（初中）比较。 The 14 CVs of quality balance against their ceilings.",
           ("county_variation", "county_completeness", "policy_level_thresholds", "policy_province", "dim_indicators"),
