@@ -73,8 +73,12 @@ def load_published(out_dir: Path) -> Published:
 # ---- page scaffolding ------------------------------------------------------------------------
 
 
+_NEEDS_ESCAPE = set("&<>\"'")
+
+
 def _esc(value) -> str:
-    return html.escape("" if value is None else str(value))
+    text = "" if value is None else str(value)
+    return html.escape(text) if _NEEDS_ESCAPE.intersection(text) else text
 
 
 def _page(title: str, depth: int, body: list[str], figures: dict[str, dict]) -> str:
@@ -255,19 +259,26 @@ def indicators_vs_threshold(cv: pl.DataFrame, items_thresholds: dict, title: str
 def cv_trends(cv_all_years: pl.DataFrame, title: str) -> dict:
     """Each CV against its ceiling over the years present: one panel per level."""
     data, shapes = [], []
+    series: dict[tuple[str, str], tuple[list, list]] = {}
+    ceiling: dict[str, float] = {}
+    for lv, ind, year, cv, thr in cv_all_years.sort("year").select(
+            "level", "indicator", "year", "cv", "cv_threshold").iter_rows():
+        xs, ys = series.setdefault((lv, ind), ([], []))
+        xs.append(year)
+        ys.append(cv)
+        ceiling.setdefault(lv, thr)
     for k, (lv, zh) in enumerate(LEVEL_ZH.items()):
         axis = "" if k == 0 else "2"
-        d = cv_all_years.filter(pl.col("level") == lv).sort("year")
         for ind in INDICATORS:
-            s = d.filter(pl.col("indicator") == ind.code)
-            if s.height == 0:
+            if (lv, ind.code) not in series:
                 continue
+            xs, ys = series[(lv, ind.code)]
             data.append({"type": "scatter", "mode": "lines+markers", "name": f"{zh}·{ind.zh}",
-                         "legendgroup": ind.code, "showlegend": k == 0, "x": s.get_column("year").to_list(),
-                         "y": s.get_column("cv").to_list(), "xaxis": f"x{axis}", "yaxis": f"y{axis}",
+                         "legendgroup": ind.code, "showlegend": k == 0, "x": xs,
+                         "y": ys, "xaxis": f"x{axis}", "yaxis": f"y{axis}",
                          "hovertemplate": f"{zh}·{ind.zh}<br>%{{x}} 学年：%{{y:.3f}}<extra></extra>"})
-        if d.height:
-            thr = d.get_column("cv_threshold")[0]
+        if lv in ceiling:
+            thr = ceiling[lv]
             shapes.append({"type": "line", "xref": f"x{axis} domain", "yref": f"y{axis}", "x0": 0, "x1": 1,
                            "y0": thr, "y1": thr, "line": {"color": "#c53030", "dash": "dash"}})
     layout = _layout(title, xaxis={"domain": [0, 0.46], "dtick": 1, "title": {"text": "小学（标准 ≤ 0.50）"}},
@@ -282,23 +293,32 @@ def contributions(schools: pl.DataFrame, cv: pl.DataFrame, top: int = 10) -> dic
     """For each failing CV (else the two highest), each school's share of the weighted squared
     deviation Σ P_i (x_i − X̄)²: the schools that lift that CV most. One view per CV, switched
     by buttons."""
+    import numpy as np
+
     failing = cv.filter(pl.col("cv_meets") == False)  # noqa: E712
     chosen = failing if failing.height else cv.drop_nulls("cv").sort("cv", descending=True).head(2)
     chosen = chosen.sort("cv", descending=True)
+    # plain arrays per level, taken once: a page asks for up to 14 views of the same schools
+    levels = {}
+    for (lv,), s in schools.partition_by("level", as_dict=True).items():
+        levels[lv] = {"name": s.get_column("school_name").to_list(),
+                      "students": s.get_column("students").to_numpy().astype(float),
+                      **{i.code: s.get_column(i.code).to_numpy().astype(float) for i in INDICATORS}}
     data, buttons = [], []
     for k, r in enumerate(chosen.iter_rows(named=True)):
-        s = schools.filter(pl.col("level") == r["level"]).drop_nulls(r["indicator"])
-        dev = s.select(
-            "school_name", "students", pl.col(r["indicator"]).alias("x"),
-            (pl.col("students") * (pl.col(r["indicator"]) - r["county_value"]) ** 2).alias("w"),
-        )
-        total = dev.get_column("w").sum()
-        dev = dev.with_columns((pl.col("w") / total if total else pl.lit(0.0)).alias("share"))
-        d = dev.sort("share", descending=True).head(top).reverse()
+        s = levels.get(r["level"])
+        x = s[r["indicator"]] if s else np.array([])
+        keep = np.flatnonzero(~np.isnan(x))
+        w = s["students"][keep] * (x[keep] - r["county_value"]) ** 2 if s else np.array([])
+        total = w.sum()
+        share = w / total if total else np.zeros_like(w)
+        order = keep[np.argsort(-share, kind="stable")][:top][::-1]
+        shares = (s["students"][order] * (x[order] - r["county_value"]) ** 2 / total).tolist() if total \
+            else [0.0] * len(order)
         data.append({
-            "type": "bar", "orientation": "h", "visible": k == 0, "x": d.get_column("share").to_list(),
-            "y": d.get_column("school_name").to_list(),
-            "customdata": [[f"{x:.2f}", p] for x, p in d.select("x", "students").iter_rows()],
+            "type": "bar", "orientation": "h", "visible": k == 0, "x": shares,
+            "y": [s["name"][i] for i in order],
+            "customdata": [[f"{x[i]:.2f}", int(s["students"][i])] for i in order],
             "marker": {"color": "#dd6b20"},
             "hovertemplate": "%{y}<br>对差异系数的贡献 %{x:.1%}<br>指标值 %{customdata[0]}，在校生 %{customdata[1]}"
                              "<extra></extra>",
@@ -359,10 +379,10 @@ def county_page(code: str, pub_year: int, d: dict[str, pl.DataFrame], thresholds
         body.append("<p class='note'>缺少数据：" + "、".join(_esc(names.get(i, i)) for i in card["insufficient_items"])
                     + "</p>")
     figures: dict[str, dict] = {}
-    cv_year = d["cv"].filter(pl.col("year") == pub_year)
+    cv_year = d["cv_year"]
     figures["indicators"] = indicators_vs_threshold(cv_year, thresholds, "七项指标：县域均值与标准（小学、初中）")
     figures["cv_trend"] = cv_trends(d["cv"], "差异系数及其变化（虚线为标准）")
-    schools = d["schools"].filter(pl.col("year") == pub_year)
+    schools = d["schools"]  # this year's units, sorted by level and name
     figures["contributions"] = contributions(schools, cv_year)
     body += ["<h2>七项资源配置指标</h2>", _div("indicators"), "<h2>校际差异系数</h2>", _div("cv_trend", 520),
              "<h2>哪些学校拉高了差异系数</h2>",
@@ -371,7 +391,7 @@ def county_page(code: str, pub_year: int, d: dict[str, pl.DataFrame], thresholds
     # the school table
     headers = ["学校", "学段", "类型", "在校生"] + [IND_ZH[i.code] for i in INDICATORS] + ["达标指标数", "学校达标"]
     rows = []
-    for r in schools.sort(["level", "school_name"]).iter_rows(named=True):
+    for r in schools.iter_rows(named=True):
         cells = [(_esc(r["school_name"]), r["school_name"], ""), (LEVEL_ZH[r["level"]], r["level"], ""),
                  (KIND_ZH.get(r["unit_kind"], r["unit_kind"]), r["unit_kind"], ""), (f"{r['students']:,}", str(r["students"]), "")]
         for ind in INDICATORS:
@@ -386,7 +406,9 @@ def county_page(code: str, pub_year: int, d: dict[str, pl.DataFrame], thresholds
              _table(headers, rows, text_cols=3)]
     # items
     item_rows = []
-    for r in items.filter(pl.col("area") != "resource").sort(["area", "item"]).iter_rows(named=True):
+    for r in items.iter_rows(named=True):  # sorted by area and item
+        if r["area"] == "resource":
+            continue
         cls = {"pass": "pass", "fail": "fail"}.get(r["verdict"], "missing")
         thr = "" if r["threshold"] is None else f"{r['op']} {r['threshold']:g}"
         value = "—" if r["value"] is None else (("是" if r["value"] == 1 else "否") if r["op"] in ("yes", "no")
@@ -507,9 +529,11 @@ def build_dashboards(out_dir: Path, dest: Path | None = None, run_time: str | No
     parts = {
         "scorecard": year_cards.partition_by("county_code", as_dict=True),
         "progress": pub.county_progress.filter(pl.col("year") == pub_year).partition_by("county_code", as_dict=True),
-        "items": year_items.partition_by("county_code", as_dict=True),
+        "items": year_items.sort("area", "item").partition_by("county_code", as_dict=True),
         "cv": pub.cv.partition_by("county_code", as_dict=True),
-        "schools": pub.schools.filter(pl.col("year") == pub_year).partition_by("county_code", as_dict=True),
+        "cv_year": year_cv.partition_by("county_code", as_dict=True),
+        "schools": pub.schools.filter(pl.col("year") == pub_year).sort("level", "school_name")
+                              .partition_by("county_code", as_dict=True),
     }
     empty = {k: next(iter(v.values())).head(0) if v else pl.DataFrame() for k, v in parts.items()}
     pages = 0

@@ -95,6 +95,18 @@ def _columns(con: duckdb.DuckDBPyConnection, relation_sql: str) -> list[tuple[st
     return [(r[0], r[1]) for r in con.sql(f"describe {relation_sql}").fetchall()]
 
 
+@contextlib.contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """All or nothing: a failure leaves the tables as they were."""
+    con.sql("begin transaction")
+    try:
+        yield
+        con.sql("commit")
+    except BaseException:
+        con.sql("rollback")
+        raise
+
+
 def replace_year(con: duckdb.DuckDBPyConnection, table: str, select_sql: str, year: int) -> int:
     """Replace the rows of one year in ``table`` with the result of ``select_sql``.
 
@@ -104,17 +116,12 @@ def replace_year(con: duckdb.DuckDBPyConnection, table: str, select_sql: str, ye
     """
     con.sql(f"set variable run_year = {int(year)}")
     wrapped = f"(\n{select_sql}\n)"
-    con.sql("begin transaction")
-    try:
+    with transaction(con):
         if table_exists(con, table) and _columns(con, table) != _columns(con, f"select * from {wrapped}"):
             con.sql(f"drop table {table}")
         con.sql(f"create table if not exists {table} as select * from {wrapped} where false")
         con.sql(f"delete from {table} where year = {int(year)}")
         con.sql(f"insert into {table} by name select * from {wrapped}")
-        con.sql("commit")
-    except Exception:
-        con.sql("rollback")
-        raise
     return con.sql(f"select count(*) from {table} where year = {int(year)}").fetchall()[0][0]
 
 
@@ -125,13 +132,8 @@ def run_model(con: duckdb.DuckDBPyConnection, name: str, year: int, sql_dir: Pat
 
 def run_model_all_years(con: duckdb.DuckDBPyConnection, name: str, sql_dir: Path = SQL_DIR) -> int:
     """Run one roll-up model over every year at once, replacing its table; returns its rows."""
-    con.sql("begin transaction")
-    try:
+    with transaction(con):
         con.sql(f"create or replace table {name} as {model_sql(name, sql_dir)}")
-        con.sql("commit")
-    except Exception:
-        con.sql("rollback")
-        raise
     return con.sql(f"select count(*) from {name}").fetchall()[0][0]
 
 
