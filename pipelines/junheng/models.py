@@ -153,11 +153,3 @@ ALL_YEARS_MODELS = tuple(m for m in MODELS if m.scope == "all_years")
 PUBLISHED_MODELS = tuple(m for m in MODELS if m.published)
 PUBLISHED_KEYS = {m.name: m.keys for m in PUBLISHED_MODELS}
 
-
-def downstream_of(names: set[str]) -> set[str]:
-    """Every model that reads, directly or not, one of ``names``."""
-    out: set[str] = set()
-    for m in MODELS:  # in dependency order, so one pass suffices
-        if set(m.upstream) & (names | out):
-            out.add(m.name)
-    return out

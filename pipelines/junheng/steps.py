@@ -180,15 +180,14 @@ def staged_years(con: duckdb.DuckDBPyConnection) -> list[int]:
     return [r[0] for r in con.sql("select distinct year from stg_schools order by year").fetchall()]
 
 
-def build_year(con: duckdb.DuckDBPyConnection, year: int, only: set[str] | None = None) -> dict[str, int]:
-    """Every yearly SQL model for one year, in the registry's order (or those in ``only``)."""
-    return {m.name: warehouse.run_model(con, m.name, year) for m in YEAR_MODELS if only is None or m.name in only}
+def build_year(con: duckdb.DuckDBPyConnection, year: int) -> dict[str, int]:
+    """Every yearly SQL model for one year, in the registry's order."""
+    return {m.name: warehouse.run_model(con, m.name, year) for m in YEAR_MODELS}
 
 
-def build_all_years(con: duckdb.DuckDBPyConnection, only: set[str] | None = None) -> dict[str, int]:
+def build_all_years(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """The roll-ups over every year (trends, pace), after the yearly models."""
-    return {m.name: warehouse.run_model_all_years(con, m.name) for m in ALL_YEARS_MODELS
-            if only is None or m.name in only}
+    return {m.name: warehouse.run_model_all_years(con, m.name) for m in ALL_YEARS_MODELS}
 
 
 def build(con: duckdb.DuckDBPyConnection, years: list[int] | None = None) -> dict[str, int]:
