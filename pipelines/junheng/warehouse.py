@@ -72,6 +72,9 @@ def locked_connection(database: Path | str, lock_timeout: float = 600.0) -> Iter
                 f" / The warehouse {database} was written by another DuckDB version and cannot be opened. It only "
                 f"holds what the input files determine: delete it and run again. ({exc})"
             ) from exc
+        # One checkpoint when the connection closes, rather than several in the middle of a
+        # year's models: each checkpoint rewrites the tables written so far.
+        con.sql("set checkpoint_threshold = '4GB'")
         try:
             yield con
         finally:
