@@ -182,3 +182,14 @@ def test_every_problem_has_both_languages_and_a_location():
     assert p.height >= 3
     for col in ("source_file", "source_row", "column", "rule", "reason_zh", "reason_en"):
         assert p.get_column(col).null_count() == 0, col
+
+
+def test_a_county_form_of_plain_ascii_needs_no_folding():
+    """A form with nothing to fold (English yes/no, plain digits) stages as it is."""
+    from conftest import county, county_frame
+    from junheng.staging import stage_counties
+
+    yes_no = {k: ("true" if v == "是" else "false" if v == "否" else v) for k, v in county().items()}
+    staged = stage_counties(county_frame([dict(yes_no, county_name=None, province=None, evidence_note=None)]))
+    assert staged.rows_quarantined == 0 and staged.rows.height == 1
+    assert staged.rows.get_column("layout_planning_ok").to_list() == [True]

@@ -212,14 +212,15 @@ def _clean(raw: pl.DataFrame, columns: tuple[Column, ...]) -> pl.DataFrame:
             v = v.str.normalize("NFKC")
         cleaned[c.name] = v.str.strip_chars() if probe.get(f"i{c.name}") or probe.get(f"w{c.name}") else v
     folded = [n for n in cleaned if probe.get(f"i{n}") or probe.get(f"w{n}")]
-    stats = raw.select(
+    scans = [
         *[(e.ne_missing(pl.col(n)) & ~e.str.to_lowercase().is_in(EMPTY_MARKERS)
            & ~e.str.contains(FORMULA_ERROR)).any().alias(f"n{n}") for n, e in cleaned.items() if n in folded],
         *[e.str.to_lowercase().is_in(EMPTY_MARKERS).any().alias(f"d{n}") for n, e in cleaned.items()
           if n in folded or probe.get(f"d{n}")],
         *[e.str.contains(FORMULA_ERROR).any().alias(f"f{n}") for n, e in cleaned.items()
           if n in folded or probe.get(f"f{n}")],
-    ).row(0, named=True) if raw.height else {}
+    ]
+    stats = raw.select(scans).row(0, named=True) if raw.height and scans else {}
     extra = []
     for n, e in cleaned.items():
         dash = e.str.to_lowercase().is_in(EMPTY_MARKERS)
