@@ -27,7 +27,7 @@ from dagster import (
     multi_asset,
 )
 
-from junheng import steps, warehouse
+from junheng import report, steps, warehouse
 from junheng.contract import YEARS
 from junheng.models import ALL_YEARS_MODELS, PUBLISHED_MODELS, YEAR_MODELS, Model
 from junheng.ingest import InputFilesError
@@ -117,11 +117,8 @@ def _staged_asset(table: steps.InputTable, upstream: list, key: str, description
                 summary = steps.stage(con, table, settings.input_checks())
             except DuplicateFilesError as exc:
                 raise Failure(description=str(exc)) from None
-            raw = int(warehouse.scalar(con, f"select count(*) from raw_{table.name}"))
-            staged = int(warehouse.scalar(con, f"select count(*) from stg_{table.name}"))
-            quarantined = int(warehouse.scalar(
-                con, "select count(*) from (select distinct source_file, source_sheet, source_row "
-                     f"from quarantine_{table.name} where severity = 'error')"))
+            counts = report.stage_counts(con)[table.name]  # what the run summary will say
+            raw, staged, quarantined = counts["rows_in"], counts["rows_staged"], counts["rows_quarantined"]
             dups = _duplicates(con, f"stg_{table.name}", ("year", key))
             expectations = _expectations_result(con, name, settings)
         if summary.rows_quarantined and settings.policy().national["ingest"]["on_bad_rows"] == "stop":
@@ -185,16 +182,13 @@ def _model_check_specs(m: Model) -> list[AssetCheckSpec]:
 def _model_results(con, m: Model, rows: int, settings: JunhengSettings, year: int | None,
                    selected: set) -> list[AssetCheckResult]:
     """The model's checks, for the year (or all years), as far as they were selected."""
-    where = f" where year = {int(year)}" if year is not None else ""
-    key = ", ".join(m.keys)
     results = []
 
     def want(name: str) -> bool:
         return AssetCheckKey(AssetKey(m.name), name) in selected
 
     if want(f"{m.name}_keys_unique"):
-        dups = int(warehouse.scalar(
-            con, f"select count(*) from (select {key} from {m.name}{where} group by all having count(*) > 1)"))
+        dups = _duplicates(con, m.name, m.keys, year)
         results.append(_result(f"{m.name}_keys_unique", dups == 0, f"{dups} duplicated keys", m.name))
     if want(f"{m.name}_not_empty"):
         results.append(_result(f"{m.name}_not_empty", rows > 0, f"{rows} rows", m.name))

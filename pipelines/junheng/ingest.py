@@ -210,9 +210,13 @@ _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
 def _excel_open_error(path: Path, exc: Exception) -> InputFileError:
-    head = path.read_bytes()[:8] if path.exists() else b""
-    if path.suffix.lower() != ".xls" and head == _OLE_MAGIC or "password" in str(exc).lower() \
-            or "encrypt" in str(exc).lower():
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(_OLE_MAGIC))
+    except OSError:
+        head = b""
+    said = str(exc).lower()
+    if (path.suffix.lower() != ".xls" and head == _OLE_MAGIC) or "password" in said or "encrypt" in said:
         # an .xlsx saved with a password to open is an encrypted OLE container, not a zip
         return InputFileError(
             path, "工作簿设置了打开密码，无法读取。请在 Excel 中取消密码（文件→信息→保护工作簿→用密码进行加密，清空密码）后另存再试。",

@@ -225,15 +225,14 @@ def _clean(raw: pl.DataFrame, columns: tuple[Column, ...]) -> pl.DataFrame:
     for n, e in cleaned.items():
         dash = e.str.to_lowercase().is_in(EMPTY_MARKERS)
         error = e.str.contains(FORMULA_ERROR)
+        if stats.get(f"n{n}") or stats.get(f"f{n}"):  # the messages quote the cell as typed
+            extra.append(pl.col(n).alias(_orig(n)))
         if stats.get(f"n{n}"):
-            extra += [pl.col(n).alias(_orig(n)),
-                      (e.ne_missing(pl.col(n)) & ~dash & ~error).fill_null(False).alias(_flag("norm", n))]
+            extra.append((e.ne_missing(pl.col(n)) & ~dash & ~error).fill_null(False).alias(_flag("norm", n)))
         if stats.get(f"d{n}"):
             extra.append(dash.fill_null(False).alias(_flag("dash", n)))
         if stats.get(f"f{n}"):
             extra.append(error.fill_null(False).alias(_flag("fe", n)))
-            if _orig(n) not in [x.meta.output_name() for x in extra]:
-                extra.append(pl.col(n).alias(_orig(n)))
     frame = raw.with_columns(extra)
     touched = {n for n in cleaned if stats.get(f"n{n}") or stats.get(f"d{n}") or stats.get(f"f{n}")}
     return frame.with_columns([
@@ -556,39 +555,34 @@ def _duplicate_check(probs: _Problems, key_column: str, zh: str) -> None:
     )
 
 
-def _percent_fractions(frame: pl.DataFrame, probs: _Problems, columns: tuple[Column, ...]) -> pl.DataFrame:
+def _percent_fractions(probs: _Problems, columns: tuple[Column, ...]) -> None:
     """Percent cells typed as Excel percentages ("90%" is stored as 0.9): when every percent value
     of a sheet lies in 0-1 and one lies strictly between, the sheet's percent columns are read
     ×100, with a warning on every cell that changes. (A real form has values such as 95 and
     100; a sheet of nothing but 0-1 was typed with the % format.)"""
-    sheet = ["source_file", "source_sheet"]
-    pct = [pl.col(_p(c.name)) for c in columns if c.max_value == 100.0]
+    pct = [c for c in columns if c.max_value == 100.0]
     if not pct:
-        return frame
-    row_max = pl.max_horizontal(pct)
-    row_between = pl.any_horizontal([(v > 0) & (v < 1) for v in pct])
-    frame = frame.with_columns(((row_max.max().over(sheet) <= 1) & row_between.any().over(sheet)).alias("__fraction"))
-    probs.frame = frame
-    fraction = pl.col("__fraction")
-    for col in columns:
-        if col.max_value != 100.0:
-            continue
-        v = pl.col(_p(col.name))
-        flag = _flag("pct", col.name)
-        frame = frame.with_columns((fraction & v.is_not_null()).fill_null(False).alias(flag))
-        probs.frame = frame
+        return
+    sheet = ["source_file", "source_sheet"]
+    values = [pl.col(_p(c.name)) for c in pct]
+    fraction = ((pl.max_horizontal(values).max().over(sheet) <= 1)
+                & pl.any_horizontal([(v > 0) & (v < 1) for v in values]).any().over(sheet))
+    probs.frame = probs.frame.with_columns(
+        [(fraction & v.is_not_null()).fill_null(False).alias(_flag("pct", c.name)) for c, v in zip(pct, values)])
+    for col, v in zip(pct, values):
+        shown = (v * 100).round(6).cast(pl.String)
         probs.add(
-            pl.col(flag), col.name, "percent_as_fraction",
+            pl.col(_flag("pct", col.name)), col.name, "percent_as_fraction",
             pl.format(f"“{col.zh}”整列都在 0–1 之间，应是 Excel 百分比格式（90% 存为 0.9）：已按 {{}}% 读取。请核对。",
-                      (v * 100).round(6).cast(pl.String)),
+                      shown),
             pl.format(f"every '{col.name}' ({col.zh}) value of this sheet lies in 0-1, so the column was typed as "
-                      "an Excel percentage (90% is stored as 0.9): read as {}%. Check it.",
-                      (v * 100).round(6).cast(pl.String)),
+                      "an Excel percentage (90% is stored as 0.9): read as {}%. Check it.", shown),
             severity="warning",
         )
-        frame = probs.frame.with_columns(pl.when(pl.col(flag)).then(v * 100).otherwise(v).alias(_p(col.name)))
-        probs.frame = frame
-    return frame
+    # the warnings above are judged on the values as typed, before this replaces them
+    probs.frame = probs.frame.with_columns(
+        [pl.when(pl.col(_flag("pct", c.name))).then(v * 100).otherwise(v).alias(_p(c.name))
+         for c, v in zip(pct, values)])
 
 
 def _finish(raw: pl.DataFrame, probs: _Problems, typed, quarantined=None) -> Staged:
@@ -712,7 +706,7 @@ def stage_counties(raw: pl.DataFrame, checks: InputChecks | None = None) -> Stag
                 severity="warning",
             )
     if checks.detect_percent_fractions:
-        _percent_fractions(probs.frame, probs, COUNTY_COLUMNS)
+        _percent_fractions(probs, COUNTY_COLUMNS)
     _column_checks(probs, COUNTY_COLUMNS, lambda col: pl.lit(col.required == "always"))
     _year_and_county_checks(probs, checks)
     _duplicate_check(probs, "county_code", "县区代码")
