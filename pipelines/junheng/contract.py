@@ -210,6 +210,38 @@ INDICATORS: tuple[Indicator, ...] = (
 INDICATOR_CODES = tuple(i.code for i in INDICATORS)
 QUALITY_METHOD, BASIC_METHOD = "quality_2017", "basic_2012"
 
+
+@dataclass(frozen=True)
+class Resource:
+    """What a school adds to raise one of the seven: the numerator of the indicator.
+
+    ``column`` is the unit's total in ``school_units``; the indicator is
+    ``per × column / students`` (the formula itself is in sql/intermediate/unit_indicators.sql,
+    and a test checks the two agree). ``whole_at`` says where the amount must be a whole
+    number: ``section`` for teachers (the statistics count them per section), ``school`` for
+    rooms (a combined school's rooms are shared between its sections), empty for areas and
+    yuan.
+    """
+
+    indicator: str
+    column: str
+    per: float
+    unit_zh: str
+    unit_en: str
+    whole_at: str | None
+    facility: bool            # a whole-school figure shared between sections
+
+
+RESOURCES: tuple[Resource, ...] = (
+    Resource("qualified_teachers_per100", "qualified_teachers", 100.0, "名", "teachers", "section", False),
+    Resource("backbone_teachers_per100", "backbone_teachers", 100.0, "名", "teachers", "section", False),
+    Resource("pe_arts_teachers_per100", "pe_arts_teachers", 100.0, "名", "teachers", "section", False),
+    Resource("teaching_area_per_student", "teaching_area_m2", 1.0, "平方米", "m²", None, True),
+    Resource("sports_area_per_student", "sports_area_m2", 1.0, "平方米", "m²", None, True),
+    Resource("equipment_value_per_student", "equipment_value_yuan", 1.0, "元", "yuan", None, True),
+    Resource("multimedia_rooms_per100", "multimedia_rooms", 100.0, "间", "rooms", "school", True),
+)
+
 # The eight indicators of basic balance (基本均衡, 教督〔2012〕3号). Per-student and per-100
 # forms give the same CV (it is scale-free), so the per-100 forms are used for head counts.
 BASIC_INDICATORS: tuple[Indicator, ...] = (
@@ -376,6 +408,113 @@ PUBLISHED.update({
         OutColumn("composite_threshold", pl.Float64(), "0.65 primary, 0.55 junior (2012 method)", "综合差异系数标准"),
         OutColumn("composite_meets", pl.Boolean(), "composite ≤ threshold", "基本均衡达标"),
         OutColumn("units", pl.Int32(), "assessment units", "评估单元数"),
+    ),
+})
+
+
+# ---- the plan to pass (达标方案) ------------------------------------------------------------
+
+_UNIT_KEYS = (
+    *_COUNTY_KEYS,
+    OutColumn("school_id", pl.String(), "school identifier (学校标识码)", "学校标识码"),
+    OutColumn("school_name", pl.String(), "school name", "学校名称"),
+    OutColumn("level", pl.String(), "primary | junior", "学段"),
+)
+_PLAN_AMOUNTS = (
+    OutColumn("teachers_added", pl.Float64(), "teachers added, all three teacher indicators (whole teachers)",
+              "新增教师（人）"),
+    OutColumn("qualified_teachers_added", pl.Float64(), "of which above the required qualification", "其中：高于规定学历教师"),
+    OutColumn("backbone_teachers_added", pl.Float64(), "of which county-level or higher backbone teachers", "其中：县级以上骨干教师"),
+    OutColumn("pe_arts_teachers_added", pl.Float64(), "of which PE and arts teachers", "其中：体育艺术专任教师"),
+    OutColumn("teaching_area_added_m2", pl.Float64(), "teaching and auxiliary space added, m² (whole schools)",
+              "新增教学及辅助用房（平方米）"),
+    OutColumn("sports_area_added_m2", pl.Float64(), "sports ground and halls added, m²", "新增体育运动场馆（平方米）"),
+    OutColumn("equipment_added_yuan", pl.Float64(), "teaching equipment added, yuan", "新增教学仪器设备（元）"),
+    OutColumn("multimedia_rooms_added", pl.Float64(), "multimedia classrooms added (whole rooms)", "新增网络多媒体教室（间）"),
+)
+
+PUBLISHED.update({
+    "unit_gaps": (
+        *_UNIT_KEYS,
+        OutColumn("students", pl.Int64(), "students of the unit at this level", "在校生数"),
+        OutColumn("indicator", pl.String(), "indicator code", "指标代码"),
+        OutColumn("value", pl.Float64(), "the indicator now", "指标值"),
+        OutColumn("threshold", pl.Float64(), "its threshold", "标准值"),
+        OutColumn("floor_value", pl.Float64(), "85% of the threshold: the least the one missed indicator may have",
+                  "最低值（标准的85%）"),
+        OutColumn("current_amount", pl.Float64(), "what the unit has, in add_unit", "现有数量"),
+        OutColumn("add_to_threshold", pl.Float64(),
+                  "to add to reach the threshold, in add_unit (whole teachers and rooms; m² and yuan to 0.01); 0 when met",
+                  "达到标准需增加"),
+        OutColumn("add_to_floor", pl.Float64(), "to add to reach 85% of the threshold; 0 when reached", "达到标准85%需增加"),
+        OutColumn("add_unit", pl.String(), "teachers | m² | yuan | rooms", "单位"),
+        OutColumn("add_unit_zh", pl.String(), "名 | 平方米 | 元 | 间", "单位（中文）"),
+    ),
+    "unit_plan": (
+        *_UNIT_KEYS,
+        OutColumn("unit_kind", pl.String(), "school | section | teaching_point", "评估单元类型"),
+        OutColumn("indicator", pl.String(), "indicator code", "指标代码"),
+        OutColumn("students", pl.Int64(), "students of the unit at this level (unchanged by the plan)", "在校生数"),
+        OutColumn("value_now", pl.Float64(), "the indicator now", "现值"),
+        OutColumn("value_planned", pl.Float64(), "the indicator after the plan", "方案实施后"),
+        OutColumn("add_amount", pl.Float64(), "what the unit's own figure rises by, in add_unit", "本单元增加"),
+        OutColumn("add_unit", pl.String(), "teachers | m² | yuan | rooms", "单位"),
+        OutColumn("school_add_amount", pl.Float64(),
+                  "what the whole school adds to its statistics form: for a section's facilities, add_amount / "
+                  "facility_share (the school's figure is shared between sections by weighted enrolment); for "
+                  "teachers, add_amount", "全校需增加（填报口径）"),
+        OutColumn("facility_share", pl.Float64(), "this section's share of its school's facilities (1 for a one-level school)",
+                  "本学段分摊比例"),
+        OutColumn("cost_yuan", pl.Float64(),
+                  "yuan: capital once, or recurring per year (cost_kind); a school's facility is paid once, its cost "
+                  "shared between the sections that receive it", "费用（元）"),
+        OutColumn("cost_kind", pl.String(), "capital | recurring_per_year", "费用类型"),
+        OutColumn("cost_is_assumption", pl.Boolean(), "the unit cost is an assumption (see policy [plan.costs])", "单价为假设"),
+        OutColumn("reason", pl.String(),
+                  "school_rule: to meet the school rule; cv: to bring a CV under its ceiling (water-filling)", "原因"),
+        OutColumn("proven_cheapest", pl.Boolean(), "the county's plan before rounding is proven the cheapest", "已证明最省"),
+        OutColumn("plan_passes", pl.Boolean(), "after the whole plan the county's resource part passes", "方案实施后达标"),
+    ),
+    "county_plan": (
+        *_COUNTY_KEYS,
+        OutColumn("status", pl.String(), "as in county_scorecard", "评估结论"),
+        OutColumn("feasible", pl.Boolean(),
+                  "the plan brings the resource part to pass (false when a unit lacks a value)", "资源配置可达标"),
+        OutColumn("proven_cheapest", pl.Boolean(),
+                  "the plan before rounding is proven the cheapest (exhaustive search); false: the cheapest found",
+                  "已证明最省"),
+        OutColumn("units_changed", pl.Int32(), "assessment units the plan adds to", "涉及评估单元数"),
+        *_PLAN_AMOUNTS,
+        OutColumn("capital_cost_yuan", pl.Float64(), "one-off cost, yuan (buildings, grounds, equipment, rooms)", "一次性投入（元）"),
+        OutColumn("recurring_cost_yuan_per_year", pl.Float64(), "recurring cost per year, yuan (teachers)", "每年经常性支出（元）"),
+        OutColumn("costs_include_assumptions", pl.Boolean(), "some unit cost used is an assumption", "单价含假设"),
+        OutColumn("choice_weight", pl.Float64(),
+                  "capital + recurring × recurring_years_for_choice: ranks plans, not a cost to report", "排序权重"),
+        OutColumn("non_resource_failing_items", pl.List(pl.String()),
+                  "items no resource addition fixes: failing or without data outside the school rule and CVs",
+                  "资源投入解决不了的项目"),
+        OutColumn("non_resource_failing_item_names", pl.List(pl.String()), "their names", "项目名称"),
+        OutColumn("reachable_by_resources", pl.Boolean(), "feasible and nothing else fails", "只差资源配置"),
+    ),
+    "province_plan": (
+        OutColumn("year", pl.Int32(), "school year", "学年"),
+        OutColumn("province", pl.String(), "province name", "省份"),
+        OutColumn("province_code", pl.String(), "2-digit province code", "省级代码"),
+        OutColumn("milestone_year", pl.Int32(), "the next milestone year", "目标年份"),
+        OutColumn("target_share", pl.Float64(), "its target share of counties (0-1)", "目标比例"),
+        OutColumn("target_is_assumption", pl.Boolean(), "target read from 绝大多数 (configurable)", "目标比例为假设"),
+        OutColumn("counties", pl.Int32(), "counties assessed", "县数"),
+        OutColumn("counties_quality_balanced", pl.Int32(), "counties at 优质均衡 now", "已达标县数"),
+        OutColumn("counties_needed", pl.Int32(), "more counties that must pass to reach the target", "还需达标县数"),
+        OutColumn("counties_reachable", pl.Int32(), "not-yet counties whose only failing items are resources", "只差资源配置的县数"),
+        OutColumn("counties_blocked", pl.Int32(), "not-yet counties with items resources cannot fix", "有其他未达标项目的县数"),
+        OutColumn("reachable", pl.Boolean(), "enough reachable counties to meet the target", "能否靠资源投入达到目标"),
+        OutColumn("cheapest_set", pl.List(pl.String()), "county codes of the cheapest set; null when not reachable",
+                  "投入最少的一组县"),
+        OutColumn("cheapest_set_capital_cost_yuan", pl.Float64(), "its one-off cost, yuan", "一次性投入（元）"),
+        OutColumn("cheapest_set_recurring_cost_yuan_per_year", pl.Float64(), "its recurring cost per year, yuan",
+                  "每年经常性支出（元）"),
+        OutColumn("note", pl.String(), "the answer in one sentence", "说明"),
     ),
 })
 

@@ -5,7 +5,8 @@ The Dagster assets (:mod:`junheng.assets`), the test helpers, the benchmark and 
 list are all derived from ``MODELS``; a model added here appears everywhere at once.
 
 Each model is one SQL file ``sql/**/<name>.sql`` (a ``SELECT``) written to the table of the
-same name:
+same name, or, where the work is a search rather than a query (the plan to pass), a Python
+function named by ``python`` that returns the year's rows:
   scope ``year``       one school year at a time (the year in ``getvariable('run_year')``),
                        partitioned by year in Dagster;
   scope ``all_years``  every year at once, after the yearly models: roll-ups whose rows for a
@@ -24,6 +25,7 @@ SOURCES = {
     "stg_counties": "stg_counties", "stg_county_inputs": "stg_counties",
     "policy_province": "policy_tables", "policy_level_thresholds": "policy_tables",
     "policy_split_weights": "policy_tables", "policy_items": "policy_tables", "policy_milestones": "policy_tables",
+    "policy_plan_costs": "policy_tables",
     "dim_indicators": "policy_tables", "dim_school_type_levels": "policy_tables", "dim_provinces": "policy_tables",
 }
 
@@ -48,6 +50,7 @@ class Model:
     expectations: bool = False         # a Great Expectations suite expectations/<name>.json
     may_be_empty: bool = False
     checks: tuple[Check, ...] = field(default_factory=tuple)
+    python: str | None = None          # "module:function" (con, year) -> polars frame, instead of SQL
 
     @property
     def asset_upstream(self) -> tuple[str, ...]:
@@ -133,6 +136,22 @@ MODELS: tuple[Model, ...] = (
                         f"(select count(*) from county_scorecard where year = {Y}) || ' scorecards for ' || "
                         f"(select count(distinct county_code) from county_item_values where year = {Y}) || "
                         f"' counties'"),)),
+    Model("unit_gaps",
+          "差距：每个评估单元每项指标距标准（及标准的85%）还差多少（名、平方米、元、间）。"
+          " Per unit and indicator, what must be added to reach the threshold, and 85% of it, in natural units.",
+          ("school_units", "policy_plan_costs", "policy_level_thresholds", "policy_province"),
+          ("year", "school_id", "level", "indicator"), published=True),
+    Model("unit_plan",
+          "达标方案（学校）：使县域资源配置达标的最省投入，逐校逐项。 The cheapest additions, unit by unit and"
+          " indicator by indicator, after which the county passes the resource part (see junheng/plan.py).",
+          ("school_units", "county_scorecard", "policy_province", "policy_level_thresholds", "policy_plan_costs"),
+          ("year", "school_id", "level", "indicator"), published=True, may_be_empty=True,
+          python="junheng.plan:unit_plan"),
+    Model("county_plan",
+          "达标方案（县）：新增教师、校舍、场地、设备、教室及费用（一次性与每年分列），以及资源投入解决不了的项目。"
+          " Per county whose resource part fails: what its plan adds and costs, and what resources cannot fix.",
+          ("county_scorecard", "unit_plan", "school_units", "county_item_verdicts", "policy_plan_costs"),
+          ("year", "county_code"), published=True, may_be_empty=True),
     Model("county_items",
           "县域评估全部项目：数值、标准、标准来源（国家或省）、判定及历年趋势。"
           " Every item of every county: value, threshold, the rule that set it, verdict and trend over the years.",
@@ -145,6 +164,12 @@ MODELS: tuple[Model, ...] = (
     Model("province_progress",
           "各省优质均衡县比例与下一阶段目标对比。 Share of counties at quality balance against the next milestone.",
           ("county_scorecard", "policy_milestones"), ("year", "province_code"), scope="all_years", published=True),
+    Model("province_plan",
+          "全省达标路径：到下一目标年份还需多少个县达标、哪些县只差资源、投入最少的一组县及费用。"
+          " Per province and next milestone: counties needed, those resources can bring over the line, the"
+          " cheapest set and its cost, or a plain statement that resources alone cannot reach the target.",
+          ("province_progress", "county_plan"), ("year", "province_code"), scope="all_years", published=True,
+          may_be_empty=True),
 )
 
 MODEL_BY_NAME = {m.name: m for m in MODELS}

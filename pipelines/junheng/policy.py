@@ -19,7 +19,7 @@ from typing import Any, Iterable
 
 import polars as pl
 
-from junheng.contract import INDICATORS, LEVELS
+from junheng.contract import INDICATORS, LEVELS, RESOURCES
 from junheng.paths import POLICY_DIR
 
 NATIONAL_RULE = "national"
@@ -162,6 +162,37 @@ class Policy:
                 )
         return pl.DataFrame(rows, schema=_WEIGHT_SCHEMA)
 
+    def plan_cost_table(self, province_codes: Iterable[str]) -> pl.DataFrame:
+        """One row per province and indicator: what the plan adds to raise it, the step it rounds
+        to, and its unit cost (yuan, capital or recurring, source, whether it is an assumption)."""
+        rows = []
+        for code in sorted(set(province_codes)):
+            plan = self.for_province(code)["plan"]
+            for res in RESOURCES:
+                spec = plan["indicators"][res.indicator]
+                cost = plan["costs"][spec["cost"]]
+                if cost["kind"] not in ("capital", "recurring_per_year"):
+                    raise ValueError(f"plan.costs.{spec['cost']}.kind must be capital or recurring_per_year")
+                rows.append({
+                    "province_code": code, "indicator": res.indicator, "resource": res.column,
+                    "per": res.per, "add_unit_zh": res.unit_zh, "add_unit": res.unit_en,
+                    "whole_at": res.whole_at, "facility": res.facility, "step": float(spec["step"]),
+                    "cost_key": spec["cost"], "cost_name": cost["name"], "yuan_per_unit": float(cost["yuan"]),
+                    "cost_kind": cost["kind"], "cost_source": cost["source"],
+                    "cost_assumption": bool(cost["assumption"]),
+                    "cost_rule": self.rule_for(code, "plan", "costs", spec["cost"], "yuan"),
+                    "recurring_years_for_choice": float(plan["recurring_years_for_choice"]),
+                })
+        return pl.DataFrame(rows, schema=_PLAN_COST_SCHEMA)
+
+
+_PLAN_COST_SCHEMA = {
+    "province_code": pl.String, "indicator": pl.String, "resource": pl.String, "per": pl.Float64,
+    "add_unit_zh": pl.String, "add_unit": pl.String, "whole_at": pl.String, "facility": pl.Boolean,
+    "step": pl.Float64, "cost_key": pl.String, "cost_name": pl.String, "yuan_per_unit": pl.Float64,
+    "cost_kind": pl.String, "cost_source": pl.String, "cost_assumption": pl.Boolean, "cost_rule": pl.String,
+    "recurring_years_for_choice": pl.Float64,
+}
 
 _PROVINCE_SCHEMA = {
     "province_code": pl.String,

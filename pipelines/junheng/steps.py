@@ -159,6 +159,7 @@ def load_policy(con: duckdb.DuckDBPyConnection, policy: Policy, policy_dir: Path
     warehouse.replace_table(con, "policy_level_thresholds", policy.level_threshold_table(provinces))
     warehouse.replace_table(con, "policy_split_weights", policy.split_weight_table(provinces))
     warehouse.replace_table(con, "policy_items", policy.item_table(provinces))
+    warehouse.replace_table(con, "policy_plan_costs", policy.plan_cost_table(provinces))
     milestones, _ = load_milestones(policy_dir)
     warehouse.replace_table(con, "policy_milestones", milestones)
     dim = pl.DataFrame(

@@ -9,6 +9,7 @@ seconds) and is then refused with a clear message, never corrupting the warehous
 from __future__ import annotations
 
 import contextlib
+import importlib
 import fcntl
 import os
 import threading
@@ -129,7 +130,18 @@ def replace_year(con: duckdb.DuckDBPyConnection, table: str, select_sql: str, ye
 
 
 def run_model(con: duckdb.DuckDBPyConnection, name: str, year: int, sql_dir: Path = SQL_DIR) -> int:
-    """Run one SQL model for one year; returns its row count for that year."""
+    """Run one model for one year; returns its row count for that year."""
+    from junheng.models import MODEL_BY_NAME
+
+    model = MODEL_BY_NAME.get(name)
+    if model is not None and model.python:
+        module, function = model.python.split(":")
+        frame = getattr(importlib.import_module(module), function)(con, year)
+        con.register("__model_rows", frame)
+        try:
+            return replace_year(con, name, "select * from __model_rows", year)
+        finally:
+            con.unregister("__model_rows")
     return replace_year(con, name, model_sql(name, sql_dir), year)
 
 

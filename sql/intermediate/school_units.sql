@@ -105,6 +105,9 @@ select
         else 'school'
     end as unit_kind,
     count(*) - 1 as merged_teaching_points,
+    -- the share of its own school's facilities this section receives (1 for a one-level
+    -- school): the plan divides a section's addition by it to say what the school must add
+    max(facility_share) filter (where school_id = unit_school_id) as facility_share,
     sum(level_students)::bigint as students,
     sum(level_qualified_teachers)::double as qualified_teachers,
     sum(level_backbone_teachers)::double as backbone_teachers,

@@ -1,0 +1,108 @@
+-- county_plan (县域达标方案): one row per county whose resource part does not pass, with what its
+-- plan adds (physical quantities first, yuan second) and what no resource addition fixes.
+--
+-- Facilities are counted once per school: a combined school's sections show what the whole
+-- school adds (school_add_amount) on each section row. Capital and recurring costs stay apart;
+-- choice_weight (capital + recurring × the policy's years) only ranks counties, it is not a cost.
+with counties as (
+    select * from county_scorecard
+    where year = getvariable('run_year') and resource_ok is distinct from true
+),
+
+plan as (
+    select * from unit_plan where year = getvariable('run_year')
+),
+
+-- a facility's whole-school addition appears on each of the school's section rows: once per school
+school_adds as (
+    select county_code, indicator, school_id, any_value(add_unit) as add_unit,
+           max(case when add_unit = 'teachers' then null else school_add_amount end) as school_add,
+           sum(case when add_unit = 'teachers' then add_amount end) as teachers
+    from plan
+    group by all
+),
+
+totals as (
+    select
+        county_code,
+        coalesce(sum(teachers), 0) as teachers_added,
+        coalesce(sum(school_add) filter (where indicator = 'teaching_area_per_student'), 0) as teaching_area_added_m2,
+        coalesce(sum(school_add) filter (where indicator = 'sports_area_per_student'), 0) as sports_area_added_m2,
+        coalesce(sum(school_add) filter (where indicator = 'equipment_value_per_student'), 0) as equipment_added_yuan,
+        coalesce(sum(school_add) filter (where indicator = 'multimedia_rooms_per100'), 0) as multimedia_rooms_added
+    from school_adds
+    group by county_code
+),
+
+costs as (
+    select
+        county_code,
+        sum(add_amount) filter (where indicator = 'qualified_teachers_per100') as qualified_teachers_added,
+        sum(add_amount) filter (where indicator = 'backbone_teachers_per100') as backbone_teachers_added,
+        sum(add_amount) filter (where indicator = 'pe_arts_teachers_per100') as pe_arts_teachers_added,
+        coalesce(sum(cost_yuan) filter (where cost_kind = 'capital'), 0) as capital_cost_yuan,
+        coalesce(sum(cost_yuan) filter (where cost_kind = 'recurring_per_year'), 0) as recurring_cost_yuan_per_year,
+        bool_or(cost_is_assumption) as costs_include_assumptions,
+        bool_and(proven_cheapest) as proven_cheapest,
+        bool_and(plan_passes) as plan_passes,
+        count(distinct school_id || '/' || level) as units_changed
+    from plan
+    group by county_code
+),
+
+-- units without a value for one of the seven cannot be planned for (their county is not planned)
+unplannable as (
+    select county_code, count(*) as units_without_values
+    from school_units
+    where year = getvariable('run_year')
+      and (qualified_teachers is null or backbone_teachers is null or pe_arts_teachers is null
+           or teaching_area_m2 is null or sports_area_m2 is null or equipment_value_yuan is null
+           or multimedia_rooms is null)
+    group by county_code
+),
+
+-- what resources cannot fix: every item that does not pass, except a resource item that fails
+-- (the school rule and the CVs); data still missing (quarantined schools) is listed too
+other_items as (
+    select county_code,
+           list(item order by item) as non_resource_failing_items,
+           list(item_name order by item) as non_resource_failing_item_names
+    from county_item_verdicts
+    where year = getvariable('run_year') and verdict <> 'pass'
+      and not (area = 'resource' and verdict = 'fail')
+    group by county_code
+),
+
+weights as (
+    select province_code, any_value(recurring_years_for_choice) as recurring_years_for_choice
+    from policy_plan_costs group by province_code
+)
+
+select
+    c.year, c.province, c.province_code, c.county_code, c.county_name, c.status,
+    coalesce(u.units_without_values, 0) = 0 and coalesce(k.plan_passes, true) as feasible,
+    coalesce(k.proven_cheapest, true) as proven_cheapest,
+    coalesce(k.units_changed, 0)::int as units_changed,
+    coalesce(t.teachers_added, 0) as teachers_added,
+    coalesce(k.qualified_teachers_added, 0) as qualified_teachers_added,
+    coalesce(k.backbone_teachers_added, 0) as backbone_teachers_added,
+    coalesce(k.pe_arts_teachers_added, 0) as pe_arts_teachers_added,
+    coalesce(t.teaching_area_added_m2, 0) as teaching_area_added_m2,
+    coalesce(t.sports_area_added_m2, 0) as sports_area_added_m2,
+    coalesce(t.equipment_added_yuan, 0) as equipment_added_yuan,
+    coalesce(t.multimedia_rooms_added, 0) as multimedia_rooms_added,
+    coalesce(k.capital_cost_yuan, 0) as capital_cost_yuan,
+    coalesce(k.recurring_cost_yuan_per_year, 0) as recurring_cost_yuan_per_year,
+    coalesce(k.costs_include_assumptions, false) as costs_include_assumptions,
+    coalesce(k.capital_cost_yuan, 0) + coalesce(k.recurring_cost_yuan_per_year, 0) * w.recurring_years_for_choice
+        as choice_weight,
+    coalesce(o.non_resource_failing_items, []::varchar[]) as non_resource_failing_items,
+    coalesce(o.non_resource_failing_item_names, []::varchar[]) as non_resource_failing_item_names,
+    coalesce(u.units_without_values, 0) = 0 and coalesce(k.plan_passes, true)
+        and coalesce(len(o.non_resource_failing_items), 0) = 0 as reachable_by_resources
+from counties c
+left join totals t using (county_code)
+left join costs k using (county_code)
+left join unplannable u using (county_code)
+left join other_items o using (county_code)
+join weights w using (province_code)
