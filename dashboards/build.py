@@ -24,6 +24,7 @@ from pathlib import Path
 
 import polars as pl
 
+from junheng.brief import county_brief, yuan
 from junheng.contract import INDICATORS
 
 ASSETS = Path(__file__).parent / "assets"
@@ -52,6 +53,9 @@ class Published:
     milestones: pl.DataFrame
     thresholds: pl.DataFrame
     assumptions: dict
+    county_plan: pl.DataFrame
+    unit_plan: pl.DataFrame
+    province_plan: pl.DataFrame
 
 
 def _read(out_dir: Path, table: str) -> pl.DataFrame:
@@ -67,6 +71,8 @@ def load_published(out_dir: Path) -> Published:
         county_progress=_read(out_dir, "county_progress"), province_progress=_read(out_dir, "province_progress"),
         milestones=pl.read_parquet(out_dir / "reference" / "milestones.parquet"),
         thresholds=pl.read_parquet(out_dir / "reference" / "indicator_thresholds.parquet"), assumptions=meta,
+        county_plan=_read(out_dir, "county_plan"), unit_plan=_read(out_dir, "unit_plan"),
+        province_plan=_read(out_dir, "province_plan"),
     )
 
 
@@ -289,50 +295,108 @@ def cv_trends(cv_all_years: pl.DataFrame, title: str) -> dict:
     return {"data": data, "layout": layout}
 
 
-def contributions(schools: pl.DataFrame, cv: pl.DataFrame, top: int = 10) -> dict:
-    """For each failing CV (else the two highest), each school's share of the weighted squared
-    deviation Σ P_i (x_i − X̄)²: the schools that lift that CV most. One view per CV, switched
-    by buttons."""
-    import numpy as np
-
-    failing = cv.filter(pl.col("cv_meets") == False)  # noqa: E712
-    chosen = failing if failing.height else cv.drop_nulls("cv").sort("cv", descending=True).head(2)
-    chosen = chosen.sort("cv", descending=True)
-    # plain arrays per level, taken once: a page asks for up to 14 views of the same schools
-    levels = {}
-    for (lv,), s in schools.partition_by("level", as_dict=True).items():
-        levels[lv] = {"name": s.get_column("school_name").to_list(),
-                      "students": s.get_column("students").to_numpy().astype(float),
-                      **{i.code: s.get_column(i.code).to_numpy().astype(float) for i in INDICATORS}}
-    data, buttons = [], []
-    for k, r in enumerate(chosen.iter_rows(named=True)):
-        s = levels.get(r["level"])
-        x = s[r["indicator"]] if s else np.array([])
-        keep = np.flatnonzero(~np.isnan(x))
-        w = s["students"][keep] * (x[keep] - r["county_value"]) ** 2 if s else np.array([])
-        total = w.sum()
-        share = w / total if total else np.zeros_like(w)
-        order = keep[np.argsort(-share, kind="stable")][:top][::-1]
-        shares = (s["students"][order] * (x[order] - r["county_value"]) ** 2 / total).tolist() if total \
-            else [0.0] * len(order)
+def school_positions(schools: pl.DataFrame, cv: pl.DataFrame, thresholds: dict) -> dict | None:
+    """For each CV that fails: every school's value against the county value (X̄) and the standard,
+    lowest first, so a leader sees which schools sit below the standard and below the county
+    (the ones to raise) and which sit far above it. One view per failing CV, switched by a menu.
+    None when every CV passes."""
+    failing = cv.filter(pl.col("cv_meets") == False).sort("cv", descending=True)  # noqa: E712
+    if failing.height == 0:
+        return None
+    by_level = schools.partition_by("level", as_dict=True)
+    data, buttons, shapes_per_view = [], [], []
+    for k, r in enumerate(failing.iter_rows(named=True)):
+        s = by_level.get((r["level"],))
+        s = (s if s is not None else schools.head(0)).drop_nulls(r["indicator"]).sort(r["indicator"])
+        thr = thresholds[(r["level"], r["indicator"])]
+        values = s.get_column(r["indicator"]).to_list()
+        colour = ["#c53030" if v < thr else ("#dd6b20" if v < r["county_value"] else "#2b6cb0") for v in values]
         data.append({
-            "type": "bar", "orientation": "h", "visible": k == 0, "x": shares,
-            "y": [s["name"][i] for i in order],
-            "customdata": [[f"{x[i]:.2f}", int(s["students"][i])] for i in order],
-            "marker": {"color": "#dd6b20"},
-            "hovertemplate": "%{y}<br>对差异系数的贡献 %{x:.1%}<br>指标值 %{customdata[0]}，在校生 %{customdata[1]}"
-                             "<extra></extra>",
+            "type": "scatter", "mode": "markers", "visible": k == 0, "x": values,
+            "y": s.get_column("school_name").to_list(), "marker": {"color": colour, "size": 9},
+            "customdata": s.get_column("students").to_list(), "showlegend": False,
+            "hovertemplate": "%{y}<br>指标值 %{x:,.2f}<br>在校生 %{customdata:,}<extra></extra>",
         })
-        label = f"{LEVEL_ZH[r['level']]}·{IND_ZH[r['indicator']]}（{r['cv']:.3f}）"
+        shapes_per_view.append([
+            {"type": "line", "yref": "paper", "y0": 0, "y1": 1, "x0": thr, "x1": thr,
+             "line": {"color": "#c53030", "dash": "dash"}},
+            {"type": "line", "yref": "paper", "y0": 0, "y1": 1, "x0": r["county_value"], "x1": r["county_value"],
+             "line": {"color": "#4a5568"}}])
+        label = f"{LEVEL_ZH[r['level']]}·{IND_ZH[r['indicator']]}（差异系数 {r['cv']:.3f}，标准 ≤ {r['cv_threshold']:.2f}）"
+        # the two labels point away from each other, so they never overlap
+        left = thr <= r["county_value"]
+        annotations = [
+            {"x": thr, "y": 1, "yref": "paper", "text": f"标准 {thr:,.4g}", "showarrow": False, "yanchor": "bottom",
+             "xanchor": "right" if left else "left", "font": {"color": "#c53030"}},
+            {"x": r["county_value"], "y": 1, "yref": "paper", "text": f"县域均值 {r['county_value']:,.2f}",
+             "showarrow": False, "yanchor": "bottom", "xanchor": "left" if left else "right",
+             "font": {"color": "#4a5568"}}]
         buttons.append({"label": label, "method": "update",
-                        "args": [{"visible": [i == k for i in range(chosen.height)]},
-                                 {"title": {"text": f"拉高差异系数的学校：{label}"}}]})
-    title = buttons[0]["args"][1]["title"]["text"] if buttons else "拉高差异系数的学校"
-    layout = _layout(title, xaxis={"tickformat": ".0%", "title": {"text": "占加权离差平方和的比例"}},
-                     yaxis={"automargin": True}, height=460,
-                     updatemenus=[{"buttons": buttons, "direction": "down", "x": 1, "xanchor": "right", "y": 1.18}]
-                     if len(buttons) > 1 else [])
+                        "args": [{"visible": [i == k for i in range(failing.height)]},
+                                 {"shapes": shapes_per_view[-1], "annotations": annotations,
+                                  "xaxis.title.text": f"{IND_ZH[r['indicator']]}（{IND_UNIT[r['indicator']]}）"}]})
+    first = buttons[0]["args"][1]
+    rows = max(len(d["y"]) for d in data)
+    layout = _layout("", xaxis={"title": {"text": first["xaxis.title.text"]}, "rangemode": "tozero"},
+                     yaxis={"automargin": True, "dtick": 1}, height=max(360, 18 * rows + 160),
+                     shapes=first["shapes"], annotations=first["annotations"],
+                     margin={"l": 60, "r": 20, "t": 70, "b": 60},
+                     updatemenus=[{"buttons": buttons, "direction": "down", "x": 0, "xanchor": "left", "y": 1.0,
+                                   "yanchor": "bottom", "pad": {"b": 24}}] if len(buttons) > 1 else [])
     return {"data": data, "layout": layout}
+
+
+def plan_block(brief) -> str:
+    """如何达标: the county's plan in plain Chinese (the same text ``junheng plan`` prints)."""
+    parts = [f"<section class='plan'><h2>如何达标</h2><p class='lead'>{_esc(brief.headline)}</p>"]
+    if brief.items:
+        rows = [[(_esc(i.name), i.name, ""), (_esc(i.now), i.now, ""), (_esc(i.standard), i.standard, ""),
+                 (_esc(i.gap), i.gap, "fail"), (_esc(i.plan), i.plan, "")] for i in brief.items]
+        parts.append(_table(["未达标的资源配置项目", "现状", "标准", "差距", "方案"], rows, text_cols=5))
+    for line in (brief.adds, brief.costs):
+        if line:
+            parts.append(f"<p><strong>{_esc(line)}</strong></p>")
+    if brief.blockers:
+        parts.append("<p class='warning'><strong>资源投入解决不了、须另行解决：</strong>"
+                     + "；".join(_esc(b) for b in brief.blockers) + "。</p>")
+    if brief.schools:
+        rows = [[(_esc(s.school), s.school, ""), (_esc(s.level), s.level, ""), (_esc(s.needs), s.needs, "")]
+                for s in brief.schools]
+        parts.append("<h3>各校需要增加</h3>" + _table(["学校", "学段", "需要增加（校舍、场地、设备、教室按全校填报口径）"],
+                                                  rows, text_cols=3))
+    parts += [f"<p class='note'>{_esc(n)}</p>" for n in brief.notes]
+    return "".join(parts) + "</section>"
+
+
+def province_plan_block(plan: dict | None, county_plans: pl.DataFrame) -> str:
+    """全省达标路径: counties needed for the next milestone, the ranked cost of each county's plan,
+    and the cheapest set that meets the target (or why resources alone cannot)."""
+    if plan is None:
+        return ""
+    chosen = set(plan["cheapest_set"] or [])
+    rows = []
+    for r in county_plans.sort("choice_weight").iter_rows(named=True):
+        blockers = "；".join(r["non_resource_failing_item_names"] or [])
+        rows.append([
+            (f'<a href="../county/{r["county_code"]}.html">{_esc(r["county_name"])}</a>', r["county_name"], ""),
+            ("是" if r["county_code"] in chosen else "", "1" if r["county_code"] in chosen else "0",
+             "pass" if r["county_code"] in chosen else ""),
+            (f"{r['teachers_added']:,.0f}", str(r["teachers_added"]), ""),
+            (f"{r['teaching_area_added_m2'] + r['sports_area_added_m2']:,.0f}",
+             str(r["teaching_area_added_m2"] + r["sports_area_added_m2"]), ""),
+            (yuan(r["capital_cost_yuan"]), str(r["capital_cost_yuan"]), ""),
+            (yuan(r["recurring_cost_yuan_per_year"]), str(r["recurring_cost_yuan_per_year"]), ""),
+            (_esc(blockers) or "无（只差资源配置）", blockers, "fail" if blockers else "pass"),
+        ])
+    head = f"<h2>到 {plan['milestone_year']} 年的达标路径</h2><p class='lead'>{_esc(plan['note'])}</p>"
+    if plan["reachable"] and plan["counties_needed"]:
+        head += (f"<p>投入最少的一组县：一次性投入 {yuan(plan['cheapest_set_capital_cost_yuan'])}，"
+                 f"每年经常性支出 {yuan(plan['cheapest_set_recurring_cost_yuan_per_year'])}（两者分列，不相加）。</p>")
+    note = ("<p class='note'>按资源方案的投入排序（一次性投入加上教师年支出按政策设定的年数折算，仅用于排序）。"
+            "单价为估算（假设），各地应以本地数据替换。</p>")
+    table = _table(["县", "入选最省组合", "新增教师（名）", "新增校舍与场地（㎡）", "一次性投入", "每年经常性支出",
+                    "资源以外须解决的项目"], rows) if rows else ""
+    return head + note + table
 
 
 # ---- pages -----------------------------------------------------------------------------------
@@ -344,6 +408,7 @@ def _status_badge(status: str) -> str:
 
 def county_page(code: str, pub_year: int, d: dict[str, pl.DataFrame], thresholds: dict) -> str:
     card = d["scorecard"].row(0, named=True)
+    cv_year, schools = d["cv_year"], d["schools"]  # this year's CVs and units (sorted by level and name)
     prog = d["progress"].row(0, named=True) if d["progress"].height else {}
     items = d["items"]
     names = dict(items.select("item", "item_name").unique("item").iter_rows())
@@ -364,9 +429,12 @@ def county_page(code: str, pub_year: int, d: dict[str, pl.DataFrame], thresholds
             f"{y} 年：{'能' if prog.get(f'on_track_{y}') else ('不能' if prog.get(f'on_track_{y}') is False else '无法判断')}"
             for y in (2027, 2030, 2035)) + "（按当前进度）</p>",
         "<h2>未达标项目</h2>",
-        "<ul>" + "".join(f"<li>{_esc(names.get(i, i))}（{_esc(i)}）</li>" for i in failing) + "</ul>"
+        "<ul>" + "".join(f"<li>{_esc(names.get(i, i))}</li>" for i in failing) + "</ul>"
         if failing else "<p>无未达标项目。</p>",
     ]
+    plan_rows = d["county_plan"]
+    body.append(plan_block(county_brief(card, cv_year, schools, plan_rows.row(0, named=True) if plan_rows.height else None,
+                                        d["unit_plan"])))
     body.append(
         f"<p>学校数据：学校表中 {card['schools_in_file']} 所，参加评估 {card['schools_assessed']} 所，"
         f"按规定不参评 {card['schools_excluded_by_policy']} 所，数据有误被隔离 {card['schools_quarantined']} 所。</p>")
@@ -379,15 +447,19 @@ def county_page(code: str, pub_year: int, d: dict[str, pl.DataFrame], thresholds
         body.append("<p class='note'>缺少数据：" + "、".join(_esc(names.get(i, i)) for i in card["insufficient_items"])
                     + "</p>")
     figures: dict[str, dict] = {}
-    cv_year = d["cv_year"]
     figures["indicators"] = indicators_vs_threshold(cv_year, thresholds, "七项指标：县域均值与标准（小学、初中）")
     figures["cv_trend"] = cv_trends(d["cv"], "差异系数及其变化（虚线为标准）")
-    schools = d["schools"]  # this year's units, sorted by level and name
-    figures["contributions"] = contributions(schools, cv_year)
+    positions = school_positions(schools, cv_year, thresholds)
+    if positions:
+        figures["positions"] = positions
     body += ["<h2>七项资源配置指标</h2>", _div("indicators"), "<h2>校际差异系数</h2>", _div("cv_trend", 520),
-             "<h2>哪些学校拉高了差异系数</h2>",
-             "<p class='note'>每所学校在加权离差平方和 Σ P(x − X̄)² 中所占比例：比例越高，对差异系数影响越大。</p>",
-             _div("contributions", 460)]
+             "<h2>差异系数未达标：各校处在哪一边</h2>"]
+    if positions:
+        body += ["<p class='note'>每个点是一所学校（评估单元）。红色：低于标准；橙色：达到标准但低于县域均值；"
+                 "蓝色：高于县域均值。红色虚线为标准，灰线为县域均值。把红色、橙色的学校提上来，差异系数就会下降。</p>",
+                 _div("positions", positions["layout"]["height"])]
+    else:
+        body.append("<p>14 项校际差异系数全部达标。</p>")
     # the school table
     headers = ["学校", "学段", "类型", "在校生"] + [IND_ZH[i.code] for i in INDICATORS] + ["达标指标数", "学校达标"]
     rows = []
@@ -432,6 +504,7 @@ def province_page(code: str, pub_year: int, pub: Published, cards: pl.DataFrame,
     prog = pub.province_progress.filter((pl.col("province_code") == code) & (pl.col("year") == pub_year))
     p = prog.row(0, named=True) if prog.height else {}
     names = dict(cards.select("county_code", "county_name").iter_rows())
+    pplan = pub.province_plan.filter((pl.col("province_code") == code) & (pl.col("year") == pub_year))
     figures = {
         "path": milestone_path(pub.province_progress, pub.milestones, code, name),
         "ranked": ranked_counties(cards, f"各县未达标项目数（{pub_year} 学年，越多离优质均衡越远）"),
@@ -451,7 +524,10 @@ def province_page(code: str, pub_year: int, pub: Published, cards: pl.DataFrame,
             for c, n, s, f in cards.sort("county_name").select("county_code", "county_name", "status",
                                                                 "failing_items").iter_rows()]
     body = [f"<h1>{_esc(name)} 县域义务教育优质均衡进展</h1>", f"<p>{summary}</p>",
-            _div("path"), "<h2>各县距离优质均衡</h2>", _div("ranked", max(380, 22 * cards.height + 120)),
+            _div("path"),
+            province_plan_block(pplan.row(0, named=True) if pplan.height else None,
+                                pub.county_plan.filter((pl.col("year") == pub_year) & (pl.col("province_code") == code))),
+            "<h2>各县距离优质均衡</h2>", _div("ranked", max(380, 22 * cards.height + 120)),
             "<h2>校际差异系数热力图</h2>", _div("heatmap", max(420, 28 * cards.height + 260)),
             "<h2>最常见的未达标项目</h2>", _div("failures", 460),
             "<h2>各县页面</h2>", _table(["县", "结论", "未达标项目数"], rows)]
@@ -534,6 +610,8 @@ def build_dashboards(out_dir: Path, dest: Path | None = None, run_time: str | No
         "cv_year": year_cv.partition_by("county_code", as_dict=True),
         "schools": pub.schools.filter(pl.col("year") == pub_year).sort("level", "school_name")
                               .partition_by("county_code", as_dict=True),
+        "county_plan": pub.county_plan.filter(pl.col("year") == pub_year).partition_by("county_code", as_dict=True),
+        "unit_plan": pub.unit_plan.filter(pl.col("year") == pub_year).partition_by("county_code", as_dict=True),
     }
     empty = {k: next(iter(v.values())).head(0) if v else pl.DataFrame() for k, v in parts.items()}
     pages = 0

@@ -102,17 +102,41 @@ def test_county_page_numbers(published):
     assert len(trend) == 14
 
 
-def test_school_contributions_are_shares_of_weighted_squared_deviation(published):
+def test_failing_cvs_show_each_school_against_the_county_value_and_the_standard(published):
     schools = read(published, "school_indicators").filter(pl.col("county_code") == "320121")
     cv = read(published, "county_cv").filter(pl.col("county_code") == "320121")
-    fig = figures(published / "dashboards" / "county" / "320121.html")["contributions"]
-    first = fig["data"][0]
     failing = cv.filter(~pl.col("cv_meets")).sort("cv", descending=True)
-    target = failing.row(0, named=True) if failing.height else cv.sort("cv", descending=True).row(0, named=True)
-    s = schools.filter(pl.col("level") == target["level"])
-    w = (s["students"] * (s[target["indicator"]] - target["county_value"]) ** 2)
-    shares = sorted((w / w.sum()).to_list(), reverse=True)[: len(first["x"])]
-    assert sorted(first["x"], reverse=True) == pytest.approx(shares)
+    assert failing.height > 0
+    fig = figures(published / "dashboards" / "county" / "320121.html")["positions"]
+    assert len(fig["data"]) == failing.height
+    target = failing.row(0, named=True)
+    s = schools.filter(pl.col("level") == target["level"]).sort(target["indicator"])
+    first = fig["data"][0]
+    assert first["x"] == s[target["indicator"]].to_list() and first["y"] == s["school_name"].to_list()
+    threshold = pl.read_parquet(published / "reference" / "indicator_thresholds.parquet").filter(
+        (pl.col("province_code") == "32") & (pl.col("level") == target["level"])
+        & (pl.col("indicator") == target["indicator"]))["threshold"].item()
+    lines = sorted(shape["x0"] for shape in fig["layout"]["shapes"])
+    assert lines == pytest.approx(sorted([threshold, target["county_value"]]))
+    # red below the standard, blue above the county value
+    for value, colour in zip(first["x"], first["marker"]["color"]):
+        assert (colour == "#c53030") == (value < threshold)
+        if value >= target["county_value"] and value >= threshold:
+            assert colour == "#2b6cb0"
+
+
+def test_county_page_opens_with_its_plan_in_plain_chinese(published):
+    plan = read(published, "county_plan").filter(pl.col("year") == pl.col("year").max())
+    passing = read(published, "county_scorecard").filter(
+        (pl.col("year") == pl.col("year").max()) & pl.col("resource_ok"))
+    for code in plan["county_code"].to_list():
+        page = (published / "dashboards" / "county" / f"{code}.html").read_text(encoding="utf-8")
+        block = page.split("<section class='plan'>", 1)[1].split("</section>", 1)[0]
+        assert "如何达标" in block and "需增加" in block or "资源配置本身没有未达标项目" in block
+        assert not re.search(r"\b[RGQSPV]\d\d|R_cv_", block), "item codes in the plan block"
+    for code in passing["county_code"].to_list()[:3]:
+        page = (published / "dashboards" / "county" / f"{code}.html").read_text(encoding="utf-8")
+        assert "资源配置已达标，无需新增资源。" in page
 
 
 def test_school_table_lists_every_unit(published):
@@ -139,3 +163,22 @@ def test_the_offline_check_catches_a_page_that_uses_a_cdn(tmp_path):
     page = tmp_path / "cdn.html"
     page.write_text('<html><body><script src="http://127.0.0.1:9/plotly.min.js"></script></body></html>')
     assert visit(page).urls == ["http://127.0.0.1:9/plotly.min.js"]
+
+
+def test_junheng_plan_prints_the_county_plan_from_the_published_tables(published, capsys):
+    from junheng.cli import main
+
+    plan = read(published, "county_plan").filter(pl.col("teachers_added") > 0).row(0, named=True)
+    assert main(["plan", "--county", plan["county_code"], "--output", str(published)]) == 0
+    text = capsys.readouterr().out
+    assert f"{plan['county_name']}（{plan['county_code']}） 2024 学年 · 如何达标" in text
+    assert f"专任教师 {plan['teachers_added']:,.0f} 名" in text
+    assert f"一次性投入约 " in text and "两者分列，不相加" in text
+    # every school the plan touches is named
+    schools = read(published, "unit_plan").filter(pl.col("county_code") == plan["county_code"])
+    for name in schools["school_name"].unique().to_list():
+        assert f"  · {name}（" in text
+    # a county that is not there: a clear line, exit 1, no traceback
+    assert main(["plan", "--county", "999999", "--output", str(published)]) == 1
+    err = capsys.readouterr().err
+    assert "999999" in err and "Traceback" not in err

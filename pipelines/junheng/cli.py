@@ -194,7 +194,21 @@ def main(argv: list[str] | None = None) -> int:
     smp = sub.add_parser("sample", help="regenerate the bundled sample data / 重新生成示例数据")
     smp.add_argument("--dir", type=Path, default=SAMPLE_DIR)
     sub.add_parser("ui", help="start the Dagster UI / 启动 Dagster 界面")
+    pln = sub.add_parser("plan", help="one county's plan to pass / 打印一个县的达标方案")
+    pln.add_argument("--county", required=True, help="6-digit county code / 县区代码")
+    pln.add_argument("--year", type=int, default=None, help="school year (default: the latest published)")
+    pln.add_argument("--output", type=Path, default=DEFAULT_OUTPUT_DIR, help="folder of the published results")
     args = parser.parse_args(argv)
+
+    if args.command == "plan":
+        from junheng.brief import BriefError, brief_from_published
+
+        try:
+            print(brief_from_published(args.output.resolve(), args.county.strip(), args.year).text())
+        except BriefError as exc:
+            print(str(exc), file=sys.stderr)
+            return 1
+        return 0
 
     if args.command == "sample":
         from junheng.sample import write_sample

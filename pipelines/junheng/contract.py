@@ -224,6 +224,7 @@ class Resource:
     """
 
     indicator: str
+    zh: str                   # what is added, as a plan names it
     column: str
     per: float
     unit_zh: str
@@ -233,13 +234,14 @@ class Resource:
 
 
 RESOURCES: tuple[Resource, ...] = (
-    Resource("qualified_teachers_per100", "qualified_teachers", 100.0, "名", "teachers", "section", False),
-    Resource("backbone_teachers_per100", "backbone_teachers", 100.0, "名", "teachers", "section", False),
-    Resource("pe_arts_teachers_per100", "pe_arts_teachers", 100.0, "名", "teachers", "section", False),
-    Resource("teaching_area_per_student", "teaching_area_m2", 1.0, "平方米", "m²", None, True),
-    Resource("sports_area_per_student", "sports_area_m2", 1.0, "平方米", "m²", None, True),
-    Resource("equipment_value_per_student", "equipment_value_yuan", 1.0, "元", "yuan", None, True),
-    Resource("multimedia_rooms_per100", "multimedia_rooms", 100.0, "间", "rooms", "school", True),
+    Resource("qualified_teachers_per100", "高于规定学历的专任教师", "qualified_teachers", 100.0, "名", "teachers",
+             "section", False),
+    Resource("backbone_teachers_per100", "县级以上骨干教师", "backbone_teachers", 100.0, "名", "teachers", "section", False),
+    Resource("pe_arts_teachers_per100", "体育艺术专任教师", "pe_arts_teachers", 100.0, "名", "teachers", "section", False),
+    Resource("teaching_area_per_student", "教学及辅助用房", "teaching_area_m2", 1.0, "平方米", "m²", None, True),
+    Resource("sports_area_per_student", "体育运动场馆", "sports_area_m2", 1.0, "平方米", "m²", None, True),
+    Resource("equipment_value_per_student", "教学仪器设备", "equipment_value_yuan", 1.0, "元", "yuan", None, True),
+    Resource("multimedia_rooms_per100", "网络多媒体教室", "multimedia_rooms", 100.0, "间", "rooms", "school", True),
 )
 
 # The eight indicators of basic balance (基本均衡, 教督〔2012〕3号). Per-student and per-100

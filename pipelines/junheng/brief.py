@@ -1,0 +1,200 @@
+"""如何达标: one county's plan in plain Chinese, for the terminal (``junheng plan``) and the county
+dashboard page. Built from the published tables only; no item codes, numbers written for people.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from junheng.contract import INDICATORS, RESOURCES
+
+LEVEL_ZH = {"primary": "小学", "junior": "初中"}
+RESOURCE = {r.indicator: r for r in RESOURCES}
+INDICATOR_ZH = {i.code: i.zh for i in INDICATORS}
+
+
+def amount(value: float, unit: str) -> str:
+    """An addition in its natural unit: 12 名, 3,400 ㎡, 85.3 万元, 3 间."""
+    if unit == "teachers":
+        return f"{value:,.0f} 名"
+    if unit == "rooms":
+        return f"{value:,.0f} 间"
+    if unit == "m²":
+        return f"{value:,.0f} ㎡"
+    return yuan(value)
+
+
+def yuan(value: float) -> str:
+    if abs(value) >= 1e8:
+        return f"{value / 1e8:,.2f} 亿元"
+    if abs(value) >= 1e4:
+        return f"{value / 1e4:,.1f} 万元"
+    return f"{value:,.0f} 元"
+
+
+@dataclass
+class FailingItem:
+    name: str
+    now: str
+    standard: str
+    gap: str
+    plan: str
+
+
+@dataclass
+class SchoolNeed:
+    school: str
+    level: str
+    needs: str
+
+
+@dataclass
+class Brief:
+    county: str
+    year: int
+    headline: str
+    items: list[FailingItem] = field(default_factory=list)
+    adds: str = ""
+    costs: str = ""
+    blockers: list[str] = field(default_factory=list)
+    schools: list[SchoolNeed] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def text(self) -> str:
+        lines = [f"{self.county} {self.year} 学年 · 如何达标", self.headline]
+        if self.items:
+            lines.append("未达标的资源配置项目：")
+            for i in self.items:
+                lines.append(f"  · {i.name}：现为 {i.now}，标准 {i.standard}，差距 {i.gap}。{i.plan}")
+        if self.adds:
+            lines.append(self.adds)
+        if self.costs:
+            lines.append(self.costs)
+        if self.blockers:
+            lines.append("资源投入解决不了、须另行解决的项目：" + "；".join(self.blockers) + "。")
+        if self.schools:
+            lines.append("各校需要：")
+            lines += [f"  · {s.school}（{s.level}）：{s.needs}" for s in self.schools]
+        lines += self.notes
+        return "\n".join(lines)
+
+
+def _adds_text(plan: dict) -> str:
+    parts = []
+    if plan["teachers_added"]:
+        detail = [f"{name} {plan[col]:,.0f} 名" for col, name in (
+            ("qualified_teachers_added", "高于规定学历"), ("backbone_teachers_added", "县级以上骨干"),
+            ("pe_arts_teachers_added", "体育艺术")) if plan[col]]
+        caveat = "；一名新教师可能同时计入两项，实际所需人数可能更少" if len(detail) > 1 else ""
+        parts.append(f"专任教师 {plan['teachers_added']:,.0f} 名（其中{'、'.join(detail)}{caveat}）")
+    for col, name, unit in (("teaching_area_added_m2", "教学及辅助用房", "m²"), ("sports_area_added_m2", "体育运动场馆", "m²"),
+                            ("equipment_added_yuan", "教学仪器设备", "yuan"), ("multimedia_rooms_added", "网络多媒体教室", "rooms")):
+        if plan[col]:
+            parts.append(f"{name} {amount(plan[col], unit)}")
+    return "需增加：" + "、".join(parts) + "。" if parts else ""
+
+
+def _school_needs(unit_plan: pl.DataFrame) -> list[SchoolNeed]:
+    """What each school adds, as it would report it: teachers per section, facilities once for the
+    whole school (a combined school's sections share them)."""
+    order = {r.indicator: k for k, r in enumerate(RESOURCES)}
+    out = []
+    for (_, name), rows in unit_plan.sort("school_name", "school_id").group_by(["school_id", "school_name"],
+                                                                                maintain_order=True):
+        levels = [lv for lv in LEVEL_ZH if lv in set(rows["level"])]
+        parts = []
+        for r in sorted(rows.iter_rows(named=True), key=lambda r: (order[r["indicator"]], r["level"] != "primary")):
+            res = RESOURCE[r["indicator"]]
+            if not res.facility:
+                prefix = LEVEL_ZH[r["level"]] if len(levels) > 1 else ""
+                parts.append(f"{prefix}{res.zh} {amount(r['add_amount'], r['add_unit'])}")
+            elif not any(p.startswith(res.zh) for p in parts):
+                shared = "（小学、初中共用）" if rows.filter(pl.col("indicator") == r["indicator"]).height > 1 else ""
+                parts.append(f"{res.zh} {amount(r['school_add_amount'], r['add_unit'])}{shared}")
+        out.append(SchoolNeed(name, "、".join(LEVEL_ZH[lv] for lv in levels), "、".join(parts)))
+    return out
+
+
+def county_brief(card: dict, cv: pl.DataFrame, schools: pl.DataFrame, plan: dict | None,
+                 unit_plan: pl.DataFrame) -> Brief:
+    """``card``: the county's scorecard row; ``cv``, ``schools``: its county_cv and
+    school_indicators rows of the year; ``plan``: its county_plan row (None when the resource
+    part passes); ``unit_plan``: its unit_plan rows."""
+    name = f"{card['county_name']}（{card['county_code']}）"
+    b = Brief(name, card["year"], "")
+    if plan is None:
+        b.headline = "资源配置已达标，无需新增资源。"
+        return b
+    units = schools.height
+    short = schools.filter(pl.col("meets_school_standard") == False).height  # noqa: E712
+    if short:
+        added = unit_plan.filter(pl.col("reason") == "school_rule")
+        b.items.append(FailingItem(
+            "每所学校七项指标至少6项达标、其余不低于标准的85%",
+            f"{units - short}/{units} 个评估单元达标", "全部达标", f"{short} 个单元未达标",
+            f"方案为 {added.select(pl.struct('school_id', 'level').n_unique()).item()} 个单元补足差额。"))
+    for r in cv.filter(pl.col("cv_meets") == False).sort("level", "indicator").iter_rows(named=True):  # noqa: E712
+        fill = unit_plan.filter((pl.col("level") == r["level"]) & (pl.col("indicator") == r["indicator"])
+                                & (pl.col("reason") == "cv"))
+        res = RESOURCE[r["indicator"]]
+        if fill.height:
+            how = (f"方案在 {fill.height} 个较弱单元增加{res.zh}共 {amount(fill['add_amount'].sum(), fill['add_unit'][0])}，"
+                   f"把它们提到同一水平，使差异系数降到 {r['cv_threshold']:.2f} 以内。")
+        else:
+            how = "补足未达标学校后，差异系数即降到标准以内。"
+        b.items.append(FailingItem(f"{LEVEL_ZH[r['level']]}{INDICATOR_ZH[r['indicator']]}的校际差异系数",
+                                   f"{r['cv']:.3f}", f"≤ {r['cv_threshold']:.2f}",
+                                   f"高出 {r['cv'] - r['cv_threshold']:.3f}", how))
+    b.adds = _adds_text(plan)
+    if plan["capital_cost_yuan"] or plan["recurring_cost_yuan_per_year"]:
+        b.costs = (f"费用：一次性投入约 {yuan(plan['capital_cost_yuan'])}；每年经常性支出（教师）约 "
+                   f"{yuan(plan['recurring_cost_yuan_per_year'])}。两者分列，不相加。")
+        if plan["costs_include_assumptions"]:
+            b.notes.append("说明：单价为估算（假设），各地应以本地造价和工资数据替换后使用。")
+    b.blockers = list(plan["non_resource_failing_item_names"] or [])
+    if not plan["feasible"]:
+        b.headline = "有评估单元缺少指标数据，无法制定资源方案；请先补齐数据。"
+    elif b.items:
+        b.headline = ("按以下方案补足资源后，本县资源配置即可达标。" if not b.blockers
+                      else "按以下方案补足资源后，本县资源配置可以达标，但仍有资源以外的项目须另行解决。")
+    else:
+        b.headline = "资源配置本身没有未达标项目；尚未达标是因为下列项目。"
+    if plan["feasible"] and not plan["proven_cheapest"]:
+        b.notes.append("说明：本方案是搜索到的最省方案，学校较多时未穷举证明其为最省。")
+    b.schools = _school_needs(unit_plan)
+    return b
+
+
+class BriefError(LookupError):
+    """The county or year is not in the published results (a message for the terminal)."""
+
+
+def brief_from_published(out_dir, county_code: str, year: int | None = None) -> Brief:
+    """The brief of one county from the Parquet published in ``out_dir`` (latest year by default)."""
+    from pathlib import Path
+
+    out_dir = Path(out_dir)
+
+    def scan(table: str) -> pl.LazyFrame:
+        files = sorted((out_dir / table).glob("year=*/*.parquet"))
+        if not files:
+            raise BriefError(f"{out_dir} 中没有已发布的 {table}，请先运行 junheng run。"
+                             f" / no published {table} in {out_dir}: run `junheng run` first.")
+        return pl.scan_parquet(files).filter(pl.col("county_code") == county_code)
+
+    cards = scan("county_scorecard").collect()
+    if cards.height == 0:
+        raise BriefError(f"已发布的结果中没有县区代码 {county_code}。 / county {county_code} is not in the published results.")
+    years = sorted(cards["year"].to_list())
+    year = year or years[-1]
+    if year not in years:
+        raise BriefError(f"{county_code} 没有 {year} 学年的结果（已有：{'、'.join(map(str, years))}）。"
+                         f" / no {year} results for {county_code} (published: {', '.join(map(str, years))}).")
+    by_year = pl.col("year") == year
+    plan = scan("county_plan").filter(by_year).collect()
+    return county_brief(cards.filter(by_year).row(0, named=True), scan("county_cv").filter(by_year).collect(),
+                        scan("school_indicators").filter(by_year).collect(),
+                        plan.row(0, named=True) if plan.height else None,
+                        scan("unit_plan").filter(by_year).collect())
