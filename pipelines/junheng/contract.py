@@ -195,20 +195,24 @@ class Indicator:
     zh: str
     unit: str
     unit_zh: str
+    short: str = ""           # a few characters, for chart labels
 
 
 # The seven resource indicators (资源配置指标), in the order of the official text.
 INDICATORS: tuple[Indicator, ...] = (
-    Indicator("qualified_teachers_per100", "每百名学生拥有高于规定学历教师数", "teachers / 100 students", "人/百名学生"),
-    Indicator("backbone_teachers_per100", "每百名学生拥有县级以上骨干教师数", "teachers / 100 students", "人/百名学生"),
-    Indicator("pe_arts_teachers_per100", "每百名学生拥有体育、艺术（美术、音乐）专任教师数", "teachers / 100 students", "人/百名学生"),
-    Indicator("teaching_area_per_student", "生均教学及辅助用房面积", "m² / student", "平方米/生"),
-    Indicator("sports_area_per_student", "生均体育运动场馆面积", "m² / student", "平方米/生"),
-    Indicator("equipment_value_per_student", "生均教学仪器设备值", "yuan / student", "元/生"),
-    Indicator("multimedia_rooms_per100", "每百名学生拥有网络多媒体教室数", "rooms / 100 students", "间/百名学生"),
+    Indicator("qualified_teachers_per100", "每百名学生拥有高于规定学历教师数", "teachers / 100 students", "人/百名学生", "高学历教师"),
+    Indicator("backbone_teachers_per100", "每百名学生拥有县级以上骨干教师数", "teachers / 100 students", "人/百名学生", "骨干教师"),
+    Indicator("pe_arts_teachers_per100", "每百名学生拥有体育、艺术（美术、音乐）专任教师数", "teachers / 100 students", "人/百名学生", "体艺教师"),
+    Indicator("teaching_area_per_student", "生均教学及辅助用房面积", "m² / student", "平方米/生", "教学用房"),
+    Indicator("sports_area_per_student", "生均体育运动场馆面积", "m² / student", "平方米/生", "体育场馆"),
+    Indicator("equipment_value_per_student", "生均教学仪器设备值", "yuan / student", "元/生", "仪器设备"),
+    Indicator("multimedia_rooms_per100", "每百名学生拥有网络多媒体教室数", "rooms / 100 students", "间/百名学生", "多媒体教室"),
 )
 INDICATOR_CODES = tuple(i.code for i in INDICATORS)
 QUALITY_METHOD, BASIC_METHOD = "quality_2017", "basic_2012"
+# The national plan's checkpoints (2027 initial system, 2030 provinces' targets, 2035 the vast
+# majority): county_progress has an on_track column for each, and the dashboards show them.
+CHECKPOINT_YEARS = (2027, 2030, 2035)
 
 
 @dataclass(frozen=True)

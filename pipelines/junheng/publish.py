@@ -125,10 +125,14 @@ def publish_reference(con: duckdb.DuckDBPyConnection, out_dir: Path, assumptions
     CV ceilings per province, milestones, and the assumptions in force."""
     ref = Path(out_dir) / "reference"
     thresholds = con.sql(
-        "select province_code, level, indicator, threshold, threshold_rule, cv_threshold, cv_threshold_rule "
-        "from policy_level_thresholds order by all").pl()
+        "select t.province_code, t.level, t.indicator, t.threshold, t.threshold_rule, t.cv_threshold, "
+        "t.cv_threshold_rule, p.floor_share, p.floor_share * t.threshold as floor_value "
+        "from policy_level_thresholds t join policy_province p using (province_code) order by all").pl()
+    costs = con.sql("select * exclude (resource, per, whole_at, facility) from policy_plan_costs order by all").pl()
+    atomic_write_parquet(costs, ref / "plan_costs.parquet")
     milestones = con.sql("select * from policy_milestones order by jurisdiction, year nulls last, kind").pl()
     atomic_write_parquet(thresholds, ref / "indicator_thresholds.parquet")
     atomic_write_parquet(milestones, ref / "milestones.parquet")
     write_json(ref / "assumptions.json", assumptions)
-    return [ref / "indicator_thresholds.parquet", ref / "milestones.parquet", ref / "assumptions.json"]
+    return [ref / "indicator_thresholds.parquet", ref / "milestones.parquet", ref / "plan_costs.parquet",
+            ref / "assumptions.json"]
