@@ -29,8 +29,8 @@ _VISIBLE_TEXT = """() => {
   return out;
 }"""
 
-# Chart labels whose boxes overlap: titles, axis titles, annotations, legend entries and menus
-# against every other label of the same figure, and unrotated tick labels of one axis among
+# Chart labels whose boxes overlap: titles, axis titles, annotations, legend entries, menus and
+# the mode bar against every other label of the same figure, and unrotated tick labels of one axis among
 # themselves (a rotated label's box is not its shape).
 _OVERLAPS = """() => {
   const found = [];
@@ -38,7 +38,7 @@ _OVERLAPS = """() => {
     if (fig.offsetParent === null) return;
     const labels = [];
     const add = (sel, kind) => fig.querySelectorAll(sel).forEach(el => {
-      const t = el.textContent.trim();
+      const t = kind === 'modebar' ? 'mode bar' : el.textContent.trim();
       if (!t || getComputedStyle(el).visibility === 'hidden' || el.closest('[visibility=hidden]')) return;
       const r = el.getBoundingClientRect();
       if (r.width < 1 || r.height < 1) return;
@@ -49,6 +49,7 @@ _OVERLAPS = """() => {
     add('.gtitle', 'title'); add('.g-xtitle text, .g-x2title text, .g-ytitle text, .g-y2title text', 'axis-title');
     add('.annotation-text', 'annotation'); add('.legendtext', 'legend'); add('.updatemenu-item-text', 'menu');
     add('.xtick text, .x2tick text', 'xtick'); add('.ytick text, .y2tick text', 'ytick');
+    add('.modebar', 'modebar');
     for (let i = 0; i < labels.length; i++) for (let j = i + 1; j < labels.length; j++) {
       const a = labels[i], b = labels[j];
       const ticks = a.kind.endsWith('tick') && b.kind.endsWith('tick');

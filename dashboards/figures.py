@@ -92,14 +92,16 @@ def milestone_path(progress: pl.DataFrame, milestones: pl.DataFrame, province_co
     targets = _targets(milestones, province_code)
     years = p.get_column("year").to_list()
     latest = p.row(-1, named=True)
-    labels = [f"{y} 年目标 {s:.0%}" + ("<br>（“绝大多数”，按此比例假设）" if a else "")
+    labels = [f"{y} 年目标 {s:.0%}" + ("（假设）" if a else "")
               for y, s, a in targets.select("year", "target_share", "target_is_assumption").iter_rows()]
     data = [
         {"type": "bar", "name": "实际", "x": years, "y": p.get_column("share_quality_balanced").to_list(),
          "marker": {"color": "#2b6cb0"}, "text": [f"{v:.0%}" for v in p.get_column("share_quality_balanced")],
          "textposition": "outside", "cliponaxis": False, "hovertemplate": "%{x} 学年：%{y:.0%}<extra></extra>"},
         {"type": "scatter", "mode": "markers+text", "name": "目标", "x": targets.get_column("year").to_list(),
-         "y": targets.get_column("target_share").to_list(), "text": labels, "textposition": "top center",
+         "y": targets.get_column("target_share").to_list(), "text": labels,
+         # the last target's label reads leftwards, so the right edge never cuts it
+         "textposition": ["top center"] * (targets.height - 1) + ["top left"] if targets.height else "top center",
          "cliponaxis": False, "marker": {"symbol": "diamond", "size": 13, "color": "#c53030"},
          "hovertemplate": "%{text}<extra></extra>"},
     ]
@@ -134,23 +136,24 @@ def ranked_counties(cards: pl.DataFrame) -> dict:
         data.append({"type": "bar", "orientation": "h", "x": [None], "y": [None], "name": zh,
                      "marker": {"color": STATUS_COLOUR[s]}, "hoverinfo": "skip"})
     return {"data": data, "layout": layout(
-        xaxis={"title": {"text": "未达标项目数"}, "dtick": 1, "tickformat": "d", "rangemode": "tozero",
+        xaxis={"dtick": 1, "tickformat": "d", "rangemode": "tozero",
                       "range": [0, max(n + [1]) + 1.5]},
-        yaxis={"automargin": True}, barmode="overlay", height=max(380, 24 * c.height + 140),
-        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0})}
+        yaxis={"automargin": True}, barmode="overlay", height=max(380, 24 * c.height + 160),
+        legend={"orientation": "h", "y": -0.06, "yanchor": "top", "x": 0}, margin={"l": 60, "r": 30, "t": 40, "b": 90})}
 
 
 def common_failures(cards: pl.DataFrame, items: pl.DataFrame, top: int = 15) -> dict:
     names = dict(items.select("item", "item_name").unique("item").iter_rows())
     counts = (cards.select(pl.col("failing_items").explode().alias("item")).drop_nulls()
               .group_by("item").len().sort(["len", "item"], descending=[True, False]).head(top)).reverse()
+    labels = [_wrap(names.get(i, i), 22) for i in counts.get_column("item")]
+    lines = max([label.count("<br>") + 1 for label in labels] + [1])
     return {
-        "data": [{"type": "bar", "orientation": "h", "x": counts.get_column("len").to_list(),
-                  "y": [_wrap(names.get(i, i), 22) for i in counts.get_column("item")],
+        "data": [{"type": "bar", "orientation": "h", "x": counts.get_column("len").to_list(), "y": labels,
                   "customdata": counts.get_column("item").to_list(), "marker": {"color": "#c53030"},
                   "hovertemplate": "%{y}<br>%{x} 个县未达标<extra></extra>"}],
         "layout": layout(xaxis={"title": {"text": "未达标县数"}, "dtick": 1, "tickformat": "d"},
-                         yaxis={"automargin": True}, height=max(360, 40 * counts.height + 140)),
+                         yaxis={"automargin": True}, height=max(360, (18 * lines + 12) * counts.height + 120)),
     }
 
 
@@ -187,7 +190,7 @@ def indicators_vs_threshold(cv: pl.DataFrame, thresholds: dict) -> dict:
         xaxis={"automargin": True},
         shapes=[{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": 1, "y1": 1,
                  "line": {"color": "#c53030", "dash": "dash"}}], barmode="group",
-        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"})}
+        legend={"orientation": "h", "y": -0.15, "yanchor": "top"}, margin={"l": 60, "r": 30, "t": 40, "b": 90})}
 
 
 def cv_trends(cv_all_years: pl.DataFrame) -> dict:

@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 
 from dashboards.browser import chromium, visit
+from junheng.contract import INDICATORS
 
 FIGURE = re.compile(r'<script type="application/json" class="figure" data-target="(\w+)">(.*?)</script>', re.S)
 
@@ -53,17 +54,21 @@ def test_no_network_references_and_plotly_shipped(published):
 
 def test_heatmap_is_the_published_cvs(published):
     cv = read(published, "county_cv").filter(pl.col("province_code") == "52")
-    fig = figures(published / "dashboards" / "province" / "52.html")["heatmap"]["data"][0]
+    panels = figures(published / "dashboards" / "province" / "52.html")["heatmap"]["data"]
     names = dict(read(published, "county_scorecard").select("county_code", "county_name").iter_rows())
     codes = {v: k for k, v in names.items()}
-    x = fig["x"]
-    for row_name, z_row, text_row in zip(fig["y"], fig["z"], fig["text"]):
-        for label, z, text in zip(x, z_row, text_row):
-            level = "primary" if label.startswith("小学") else "junior"
-            r = cv.filter((pl.col("county_code") == codes[row_name]) & (pl.col("level") == level)
-                          & (pl.col("indicator_name") == label.replace("<br>", "").split("·", 1)[1])).row(0, named=True)
-            assert z == pytest.approx(r["cv"] / r["cv_threshold"]) and text == f"{r['cv']:.3f}"
-    assert len(x) == 14 and len(fig["y"]) == cv["county_code"].n_unique()
+    short = {i.short: i.code for i in INDICATORS}
+    assert [p["name"] for p in panels] == ["小学", "初中"]
+    for panel, level in zip(panels, ("primary", "junior")):
+        assert len(panel["x"]) == 7 and len(panel["y"]) == cv["county_code"].n_unique()
+        for row_name, z_row, text_row in zip(panel["y"], panel["z"], panel["text"]):
+            for label, z, text in zip(panel["x"], z_row, text_row):
+                r = cv.filter((pl.col("county_code") == codes[row_name]) & (pl.col("level") == level)
+                              & (pl.col("indicator") == short[label])).row(0, named=True)
+                assert z == pytest.approx(min(r["cv"] / r["cv_threshold"], 2.0)) and text == f"{r['cv']:.3f}"
+    # the colours break at the ceiling: just under is green, just over is red
+    scale = dict((stop, colour) for stop, colour in panels[0]["colorscale"])
+    assert scale[0.4999] != scale[0.5] and scale[0.5].startswith("#e")
 
 
 def test_ranked_counties_and_common_failures(published):
@@ -146,23 +151,64 @@ def test_school_table_lists_every_unit(published):
     assert table.count("<tr>") == n + 1
 
 
+def _page_kinds(published: Path) -> dict[str, Path]:
+    """Every kind of page: the index, a province, a county that passes, one that fails, one whose
+    data are missing, and the Data Docs (index, a suite, a validation result)."""
+    cards = read(published, "county_scorecard")
+    d, docs = published / "dashboards", published / "data_docs"
+    county = {s: cards.filter(pl.col("status") == s)["county_code"][0]
+              for s in ("quality_balanced", "not_yet", "insufficient_data")}
+    return {"index": d / "index.html", "province": d / "province" / "52.html",
+            **{f"county-{s}": d / "county" / f"{c}.html" for s, c in county.items()},
+            "docs-index": docs / "index.html", "docs-suite": sorted((docs / "expectations").glob("*.html"))[0],
+            "docs-result": sorted((docs / "validations").rglob("*.html"))[0]}
+
+
 @pytest.mark.skipif(chromium() is None and not os.environ.get("CI"), reason="chromium not installed")
-def test_pages_render_offline_in_headless_chromium(published, tmp_path):
+@pytest.mark.parametrize("width", [1280, 390])
+def test_every_page_works_offline_in_chinese_without_overlaps(published, width):
     assert chromium() is not None, "CI installs chromium: see .ci/run"
-    d = published / "dashboards"
-    for page in (d / "index.html", d / "province" / "52.html", d / "county" / "520121.html"):
-        seen = visit(page, tmp_path / f"{page.parent.name}-{page.stem}.png")
-        assert seen.screenshot.stat().st_size > 20_000
-        assert seen.urls == [], seen.urls  # no request left the machine
-        if page.name != "index.html":
-            assert "main-svg" in seen.dom  # plotly.js, loaded from the shared file, drew the figures
+    for kind, page in _page_kinds(published).items():
+        seen = visit(page, width=width, phone=width < 600)
+        assert seen.urls == [], (kind, seen.urls)                 # no request left the machine
+        assert seen.console_errors == [], (kind, seen.console_errors)
+        if kind.startswith("docs"):
+            continue  # Great Expectations' own pages are in English; they must load and work offline
+        assert seen.figures >= 1, kind                             # plotly.js, from the shared file, drew
+        assert seen.english == [], (kind, seen.english[:5])
+        assert seen.upload_buttons == [], kind
+        assert seen.overlaps == [], (kind, seen.overlaps[:5])
+
+
+def test_no_page_but_plotly_is_over_one_megabyte(published):
+    for page in (published / "dashboards").rglob("*"):
+        if page.is_file() and page.name != "plotly.min.js" and page.suffix in (".html", ".js", ".css"):
+            assert page.stat().st_size < 1_000_000, page
 
 
 @pytest.mark.skipif(chromium() is None and not os.environ.get("CI"), reason="chromium not installed")
-def test_the_offline_check_catches_a_page_that_uses_a_cdn(tmp_path):
-    page = tmp_path / "cdn.html"
-    page.write_text('<html><body><script src="http://127.0.0.1:9/plotly.min.js"></script></body></html>')
-    assert visit(page).urls == ["http://127.0.0.1:9/plotly.min.js"]
+def test_the_browser_check_catches_what_it_must(tmp_path):
+    cdn = tmp_path / "cdn.html"
+    cdn.write_text('<html><body><script src="http://127.0.0.1:9/plotly.min.js"></script></body></html>')
+    assert visit(cdn).urls == ["http://127.0.0.1:9/plotly.min.js"]
+    english = tmp_path / "english.html"
+    english.write_text('<html><body><p>达标 Download plot 2024</p><p>Ⅲ级 III 级 12.5%</p>'
+                       '<p style="display:none">hidden words</p><script>nosuch()</script></body></html>',
+                       encoding="utf-8")
+    seen = visit(english)
+    assert seen.english == ["达标 Download plot 2024"]
+    assert len(seen.console_errors) == 1 and "nosuch" in seen.console_errors[0]
+    import plotly as plotly_package
+
+    plotly = Path(plotly_package.__file__).parent / "package_data" / "plotly.min.js"
+    overlap = tmp_path / "overlap.html"  # two annotations drawn on the same spot
+    overlap.write_text(
+        f'<html><body><div id="f" style="width:600px;height:300px"></div><script src="{plotly.as_uri()}"></script>'
+        '<script>Plotly.newPlot("f", [{"y": [1, 2]}], {"annotations": ['
+        '{"text": "标准", "x": 0.5, "y": 0.5, "xref": "paper", "yref": "paper", "showarrow": false},'
+        '{"text": "县域均值", "x": 0.5, "y": 0.5, "xref": "paper", "yref": "paper", "showarrow": false}]});'
+        '</script></body></html>', encoding="utf-8")
+    assert visit(overlap).overlaps == [["f", "标准", "县域均值"]]
 
 
 def test_junheng_plan_prints_the_county_plan_from_the_published_tables(published, capsys):

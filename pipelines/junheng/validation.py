@@ -134,6 +134,10 @@ def validate_frame(frame: pl.DataFrame, suite: dict, docs_dir: Path | None = Non
             result_format={"result_format": "COMPLETE"}))
         pandas_frame = frame.to_pandas()
         result = checkpoint.run(batch_parameters={"dataframe": pandas_frame})
+        if docs_dir is not None:
+            from junheng.data_docs import make_offline
+
+            make_offline(docs_dir)
     failures = list(missing)
     for run in result.run_results.values():
         for r in run.results:
