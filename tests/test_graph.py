@@ -117,7 +117,7 @@ def test_a_run_started_by_the_sensors_gives_what_junheng_run_gives(tmp_path):
         assert defs.resolve_job_def("publish_results").execute_in_process(instance=instance, tags=publish.tags).success
 
     cli = tmp_path / "cli"
-    assert _digests(out) == _digests(cli) and len(_digests(out)) == 2 * len(PUBLISHED_MODELS) + 2
+    assert _digests(out) == _digests(cli) and len(_digests(out)) == 2 * len(PUBLISHED_MODELS) + len(list((out / "reference").glob("*.parquet")))
     for made in ("quarantine_report.xlsx", "run_summary.json", "SCHEMA.md", "dashboards/index.html"):
         assert (out / made).exists() and (cli / made).exists(), made
     pages = sorted(p.relative_to(out / "dashboards") for p in (out / "dashboards").rglob("*.html"))

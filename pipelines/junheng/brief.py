@@ -162,7 +162,8 @@ def county_brief(card: dict, cv: pl.DataFrame, schools: pl.DataFrame, plan: dict
     else:
         b.headline = "资源配置本身没有未达标项目；尚未达标是因为下列项目。"
     if plan["feasible"] and not plan["proven_cheapest"]:
-        b.notes.append("说明：本方案是搜索到的最省方案，学校较多时未穷举证明其为最省。")
+        b.notes.append(f"说明：学校较多，未逐一比较所有组合；可以证明本方案的费用至多比最省方案高 "
+                       f"{plan['cheapest_within']:.1%}（取整前）。")
     b.schools = _school_needs(unit_plan)
     return b
 

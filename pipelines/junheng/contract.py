@@ -479,6 +479,9 @@ PUBLISHED.update({
         OutColumn("reason", pl.String(),
                   "school_rule: to meet the school rule; cv: to bring a CV under its ceiling (water-filling)", "原因"),
         OutColumn("proven_cheapest", pl.Boolean(), "the county's plan before rounding is proven the cheapest", "已证明最省"),
+        OutColumn("cheapest_within", pl.Float64(),
+                  "the plan before rounding costs at most this share more than the cheapest (0 when proven)",
+                  "与最省方案的最大差距"),
         OutColumn("plan_passes", pl.Boolean(), "after the whole plan the county's resource part passes", "方案实施后达标"),
     ),
     "county_plan": (
@@ -489,6 +492,9 @@ PUBLISHED.update({
         OutColumn("proven_cheapest", pl.Boolean(),
                   "the plan before rounding is proven the cheapest (exhaustive search); false: the cheapest found",
                   "已证明最省"),
+        OutColumn("cheapest_within", pl.Float64(),
+                  "when not proven: the plan before rounding costs at most this share more than the cheapest "
+                  "(a lower bound on every choice); 0 when proven", "与最省方案的最大差距"),
         OutColumn("units_changed", pl.Int32(), "assessment units the plan adds to", "涉及评估单元数"),
         *_PLAN_AMOUNTS,
         OutColumn("capital_cost_yuan", pl.Float64(), "one-off cost, yuan (buildings, grounds, equipment, rooms)", "一次性投入（元）"),

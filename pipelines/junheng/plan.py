@@ -48,7 +48,9 @@ import polars as pl
 from junheng.contract import RESOURCES
 
 K = len(RESOURCES)
-EXHAUSTIVE_LIMIT = 20_000      # exemption combinations searched exhaustively per county and level
+EXHAUSTIVE_UNITS = 6           # open units (whose exemption touches a binding CV) searched exhaustively
+EXHAUSTIVE_COMBINATIONS = 256  # ... or this many combinations of their exemptions
+SETTLE_ROUNDS = 8
 REPAIR_ROUNDS = 30
 
 
@@ -131,6 +133,7 @@ class LevelPlan:
     cost: float             # Σ price × resource added, before rounding
     proven_cheapest: bool
     filled: np.ndarray      # (n, K) bool: the value is set by water-filling (a CV), not the school rule
+    gap_bound: float = 0.0  # the cost is at most this share above the cheapest (0 when proven)
 
 
 def solve_level(students: np.ndarray, amounts: np.ndarray, thresholds: np.ndarray, *, floor_share: float,
@@ -149,103 +152,153 @@ def solve_level(students: np.ndarray, amounts: np.ndarray, thresholds: np.ndarra
     below = x < thresholds[None, :] * (1 - tolerance)
     saving = prices[None, :] * w[:, None] * (full - relaxed)          # what exempting (i, k) saves
 
-    options: list[list[tuple[int, ...]]] = []
-    for i in range(n):
-        ks = tuple(np.flatnonzero(below[i]))
-        size = min(allowed_misses, len(ks))
-        options.append(list(itertools.combinations(ks, size)) if size else [()])
+    # only a unit below a threshold has a choice: which of those indicators to miss (each such
+    # indicator is in some option, so the candidates for exempting k are the units below on k)
+    candidates = below.T
 
     # Indicators whose CV stays under the ceiling for every choice: cost is separable there.
     # E[y²] ≤ E[full²] and E[y] ≥ E[relaxed] for every choice, so the bound covers them all.
-    candidates = [np.array([any(k in o for o in options[i]) for i in range(n)]) for k in range(K)]
-    separable = np.zeros(K, dtype=bool)
+    lo = np.where(below, relaxed, full)
+    separable = (n <= 1) | ((w[:, None] * full * full).sum(axis=0) * w.sum()
+                            <= (1 + ceiling * ceiling) * (w[:, None] * lo).sum(axis=0) ** 2)
+
+    # A binding indicator whose water level, with every unit held to its full threshold, is at
+    # or above that threshold lifts every unit below it anyway: exempting a unit there saves
+    # nothing (its bound does not bind, so lowering it changes no optimum). Its cost is then a
+    # constant, and its exemptions are worth zero.
     for k in range(K):
-        lo = np.where(candidates[k], relaxed[:, k], full[:, k])
-        hi = full[:, k]
-        separable[k] = n <= 1 or (w * hi * hi).sum() * w.sum() <= (1 + ceiling * ceiling) * (w * lo).sum() ** 2
+        if not separable[k] and candidates[k].any():
+            level = water_fill(full[:, k], w, ceiling)
+            if level >= full[candidates[k], k].max() * (1 - 1e-12):
+                separable[k] = True
+                saving[:, k] = 0.0
 
     def own_saving(option: tuple[int, ...], i: int) -> float:
         return float(sum(saving[i, k] for k in option))
 
     # Each unit keeps its best option among the separable ones, and every option that touches
-    # a binding indicator; a unit left with one option is decided.
-    choice: list[tuple[int, ...]] = []
+    # a binding indicator; a unit left with one option is decided. With one miss allowed (the
+    # national rule) a unit below only on separable indicators simply misses the one that saves
+    # most: decided for all such units at once.
+    choice: list[tuple[int, ...]] = [()] * n
     open_units: list[int] = []
     open_options: dict[int, list[tuple[int, ...]]] = {}
-    for i in range(n):
-        sep = [o for o in options[i] if all(separable[k] for k in o)]
-        coupled = [o for o in options[i] if not all(separable[k] for k in o)]
+    short = below.any(axis=1)
+    if allowed_misses == 1:
+        alone = short & ~(below & ~separable[None, :]).any(axis=1)
+        best = np.where(below, saving, -np.inf).argmax(axis=1)
+        for i in np.flatnonzero(alone).tolist():
+            choice[i] = (int(best[i]),)
+        short = short & ~alone
+    options = {}
+    for i in np.flatnonzero(short).tolist():
+        ks = tuple(np.flatnonzero(below[i]).tolist())
+        options[i] = list(itertools.combinations(ks, min(allowed_misses, len(ks))))
+    for i, opts in options.items():
+        sep = [o for o in opts if all(separable[k] for k in o)]
+        coupled = [o for o in opts if not all(separable[k] for k in o)]
         kept = ([max(sep, key=lambda o: own_saving(o, i))] if sep else []) + coupled
-        choice.append(max(kept, key=lambda o: own_saving(o, i)))
+        choice[i] = max(kept, key=lambda o: own_saving(o, i))
         if len(kept) > 1:
             open_units.append(i)
             open_options[i] = kept
 
     binding = [k for k in range(K) if not separable[k]]
-    proven = True
+    proven, gap = True, 0.0
     if binding and open_units:
-        choice, proven = _search(choice, open_units, open_options, binding, separable, saving,
-                                 x, full, relaxed, w, ceiling, prices)
+        choice, proven, below_cost = _search(choice, open_units, open_options, binding, separable, saving,
+                                             x, full, relaxed, w, ceiling, prices)
 
+    exempt = np.zeros_like(below)
+    for i, c in enumerate(choice):
+        if c:
+            exempt[i, list(c)] = True
+    bounds_all = np.where(exempt, relaxed, full)
     values = np.empty_like(x)
     filled = np.zeros_like(below)
     cost = 0.0
     for k in range(K):
-        bounds = full[:, k].copy()
-        for i in range(n):
-            if k in choice[i]:
-                bounds[i] = relaxed[i, k]
+        bounds = bounds_all[:, k]
         added, y = fill_cost(x[:, k], bounds, w, ceiling)
         values[:, k] = y
         filled[:, k] = y > bounds * (1 + 1e-12)
         cost += prices[k] * added
-    return LevelPlan(values, choice, cost, proven, filled)
+    if not proven:
+        gap = max(0.0, -below_cost / cost) if cost > 0 else 0.0
+    return LevelPlan(values, choice, cost, proven, filled, gap)
 
 
 def _search(choice, open_units, open_options, binding, separable, saving, x, full, relaxed, w, ceiling, prices):
-    """Choose the open units' exemptions: exhaustively when the combinations are few (proven
-    cheapest), else by local search from the units' own best choices."""
-    fixed_sets = {k: frozenset(i for i in range(len(choice)) if i not in open_options and k in choice[i])
-                  for k in binding}
-    memo: dict[tuple[int, frozenset[int]], float] = {}
+    """Choose the open units' exemptions (those that touch an indicator whose CV binds).
 
-    def binding_cost(k: int, relaxed_units: frozenset[int]) -> float:
-        if (k, relaxed_units) not in memo:
+    Few choices (at most EXHAUSTIVE_UNITS open units, or EXHAUSTIVE_COMBINATIONS combinations):
+    every combination, so the result is proven the cheapest. Otherwise: hold each binding
+    indicator's water level fixed, let every unit take the exemption that saves most at those
+    levels, refill, and repeat until the choice settles; the best choice evaluated is kept.
+    Returns the choice, whether it is proven, and how far below its cost the cheapest choice can
+    at most be (a lower bound: every candidate relaxed on every binding indicator at once, each
+    unit saving its most on the separable ones), None when proven.
+    """
+    n = len(choice)
+    fixed_masks = {k: sum(1 << i for i in range(n) if i not in open_options and k in choice[i]) for k in binding}
+    memo: dict[tuple[int, int], float] = {}
+
+    def binding_cost(k: int, mask: int) -> float:
+        if (k, mask) not in memo:
+            idx = [i for i in range(n) if mask >> i & 1]
             bounds = full[:, k].copy()
-            idx = list(relaxed_units)
             bounds[idx] = relaxed[idx, k]
-            memo[(k, relaxed_units)] = prices[k] * fill_cost(x[:, k], bounds, w, ceiling)[0]
-        return memo[(k, relaxed_units)]
+            memo[(k, mask)] = prices[k] * fill_cost(x[:, k], bounds, w, ceiling)[0]
+        return memo[(k, mask)]
 
     def cost(picks: dict[int, tuple[int, ...]]) -> float:
         """Cost up to a constant: the binding indicators in full, the separable ones by saving."""
         total = 0.0
         for k in binding:
-            total += binding_cost(k, fixed_sets[k] | frozenset(i for i, o in picks.items() if k in o))
+            mask = fixed_masks[k]
+            for i, o in picks.items():
+                if k in o:
+                    mask |= 1 << i
+            total += binding_cost(k, mask)
         return total - sum(saving[i, k] for i, o in picks.items() for k in o if separable[k])
 
+    all_relaxed = {k: fixed_masks[k] | sum(1 << i for i in open_units if any(k in o for o in open_options[i]))
+                   for k in binding}
+    lower = (sum(binding_cost(k, all_relaxed[k]) for k in binding)
+             - sum(max(sum(saving[i, k] for k in o if separable[k]) for o in open_options[i]) for i in open_units))
     picks = {i: choice[i] for i in open_units}
     combos = math.prod(len(open_options[i]) for i in open_units)
-    if combos <= EXHAUSTIVE_LIMIT:
+    if len(open_units) <= EXHAUSTIVE_UNITS or combos <= EXHAUSTIVE_COMBINATIONS:
         best, best_cost = picks, cost(picks)
         for pick in itertools.product(*(open_options[i] for i in open_units)):
             trial = dict(zip(open_units, pick))
             c = cost(trial)
             if c < best_cost - 1e-12 * max(1.0, abs(best_cost)):
                 best, best_cost = trial, c
-        proven, picks = True, best
-    else:
-        proven, current, improved = False, cost(picks), True
-        while improved:
-            improved = False
-            for i in open_units:
-                for o in open_options[i]:
-                    if o == picks[i]:
-                        continue
-                    c = cost({**picks, i: o})
-                    if c < current - 1e-9 * max(1.0, abs(current)):
-                        picks, current, improved = {**picks, i: o}, c, True
-    return [picks.get(i, c) for i, c in enumerate(choice)], proven
+        return [best.get(i, c) for i, c in enumerate(choice)], True, None
+
+    best, best_cost = dict(picks), cost(picks)
+    for _ in range(SETTLE_ROUNDS):
+        levels = {}
+        for k in binding:
+            mask = fixed_masks[k] | sum(1 << i for i, o in picks.items() if k in o)
+            idx = [i for i in range(n) if mask >> i & 1]
+            bounds = full[:, k].copy()
+            bounds[idx] = relaxed[idx, k]
+            levels[k] = water_fill(bounds, w, ceiling)
+        value = saving.copy()     # what exempting (i, k) saves with the water levels held
+        for k in binding:
+            value[:, k] = prices[k] * w * (np.maximum(full[:, k], levels[k]) - np.maximum(relaxed[:, k], levels[k]))
+        new = {i: max(open_options[i], key=lambda o: sum(value[i, k] for k in o)) for i in open_units}
+        if new == picks:
+            break
+        picks = new
+        c = cost(picks)
+        if c < best_cost:
+            best, best_cost = dict(picks), c
+    # cost() leaves out a constant (the same for every choice), so the bound travels as the
+    # distance below the chosen cost
+    return [best.get(i, c) for i, c in enumerate(choice)], False, lower - best_cost
 
 
 # ---- 3. one county: whole teachers and rooms, shared facilities, recheck --------------------------
@@ -279,6 +332,7 @@ class CountyPlan:
     proven_cheapest: bool
     repair_rounds: int
     passes: bool
+    gap_bound: float = 0.0       # continuous cost at most this share above the cheapest (0 when proven)
 
 
 def _round_up(amount: np.ndarray, step: float) -> np.ndarray:
@@ -308,7 +362,7 @@ def plan_county(units: CountyUnits) -> CountyPlan:
     w = units.students.astype(float)
     target = units.amounts / w[:, None]      # per-student values the plan aims at
     reason = np.full((n, K), "", dtype=object)
-    cost, proven = 0.0, True
+    cost, proven, above_cheapest = 0.0, True, 0.0
     for level in np.unique(units.level):
         rows = np.flatnonzero(units.level == level)
         lp = solve_level(units.students[rows], units.amounts[rows], units.thresholds[level],
@@ -318,6 +372,8 @@ def plan_county(units: CountyUnits) -> CountyPlan:
         reason[rows] = np.where(lp.filled, "cv", np.where(lp.values > units.amounts[rows] / w[rows, None], "school_rule", ""))
         cost += lp.cost
         proven &= lp.proven_cheapest
+        above_cheapest += lp.gap_bound * lp.cost
+    gap = above_cheapest / cost if cost > 0 else 0.0
 
     schools, school_index = np.unique(units.school_id, return_inverse=True)
     for rounds in range(REPAIR_ROUNDS):
@@ -346,14 +402,14 @@ def plan_county(units: CountyUnits) -> CountyPlan:
             target[rows, k] = np.maximum(target[rows, k], y)
             reason[raise_rows, k] = "cv"
     else:
-        return CountyPlan(received, school_add, reason, cost, proven, REPAIR_ROUNDS, False)
+        return CountyPlan(received, school_add, reason, cost, proven, REPAIR_ROUNDS, False, gap)
 
     # a section that receives part of an addition made for its sibling carries the sibling's reason
     for k in np.flatnonzero(units.facility):
         for i in np.flatnonzero((received[:, k] > 0) & (reason[:, k] == "")):
             siblings = np.flatnonzero((school_index == school_index[i]) & (reason[:, k] != ""))
             reason[i, k] = reason[siblings[0], k] if len(siblings) else "school_rule"
-    return CountyPlan(received, school_add, reason, cost, proven, rounds, True)
+    return CountyPlan(received, school_add, reason, cost, proven, rounds, True, gap)
 
 
 # ---- 4. the unit_plan table -------------------------------------------------------------------------
@@ -364,7 +420,7 @@ select u.province, u.province_code, u.county_code, u.county_name, u.school_id, u
        u.unit_kind, u.students, coalesce(u.facility_share, 1.0) as facility_share, {resources}
 from school_units u
 join county_scorecard s using (year, county_code)
-where u.year = $year and s.resource_ok is distinct from true
+where u.year = {year} and s.resource_ok is distinct from true
 order by u.county_code, u.level, u.school_id
 """
 
@@ -402,48 +458,65 @@ def unit_plan(con: duckdb.DuckDBPyConnection, year: int) -> pl.DataFrame:
     """Plan every county of ``year`` whose resource part does not pass; one row per unit and
     indicator the plan changes."""
     columns = [r.column for r in RESOURCES]
-    frame = con.sql(_UNITS_SQL.format(resources=", ".join(f"u.{c}" for c in columns)), params={"year": year}).pl()
-    settings = _province_settings(con) if frame.height else {}
+    # the year as a literal: DuckDB plans a prepared parameter here 40 times slower
+    frame = con.sql(_UNITS_SQL.format(resources=", ".join(f"u.{c}" for c in columns), year=int(year))).pl()
+    if frame.height == 0:
+        return pl.DataFrame(schema=UNIT_PLAN_SCHEMA)
+    settings = _province_settings(con)
     facility = np.array([r.facility for r in RESOURCES])
-    rows: list[dict] = []
-    for (county_code,), county in frame.group_by(["county_code"], maintain_order=True):
-        if county.select(pl.any_horizontal(pl.col(columns).is_null()).any()).item():
-            continue  # a unit without a value: the county is insufficient_data, not plannable (county_plan says so)
-        p = settings[county["province_code"][0]]
+    county = frame["county_code"].to_numpy()
+    province = frame["province_code"].to_numpy()
+    school = frame["school_id"].to_numpy()
+    level = frame["level"].to_numpy()
+    students = frame["students"].to_numpy()
+    share = frame["facility_share"].to_numpy().astype(float)
+    amounts = frame.select(columns).to_numpy().astype(float)   # null → NaN
+    starts = np.concatenate(([0], np.flatnonzero(county[1:] != county[:-1]) + 1, [len(county)]))
+    parts: dict[str, list] = {k: [] for k in ("row", "k", "received", "school_add", "paid", "reason", "proven",
+                                              "gap", "passes")}
+    for a, b in zip(starts[:-1], starts[1:]):
+        if np.isnan(amounts[a:b]).any():
+            continue  # a unit without a value: the county is not plannable (county_plan says so)
+        p = settings[province[a]]
         units = CountyUnits(
-            school_id=county["school_id"].to_numpy(), level=county["level"].to_numpy(),
-            students=county["students"].to_numpy(), share=county["facility_share"].to_numpy(),
-            amounts=county.select(columns).to_numpy().astype(float),
+            school_id=school[a:b], level=level[a:b], students=students[a:b], share=share[a:b], amounts=amounts[a:b],
             thresholds=p["thresholds"], ceilings=p["ceilings"], floor_share=p["floor_share"],
             allowed_misses=p["allowed_misses"], tolerance=p["tolerance"], prices=p["prices"],
             steps=p["steps"], facility=facility)
         result = plan_county(units)
-        names = {c: county[c].to_list() for c in ("province", "province_code", "county_name", "school_name", "unit_kind")}
-        x_now = units.amounts / units.students[:, None] * p["per"]
-        x_new = (units.amounts + result.received) / units.students[:, None] * p["per"]
-        # a facility added to a school is paid once: each section carries its part of the cost
-        school_received = {}
-        for i, k in zip(*np.nonzero(result.received > 0)):
-            school_received[(units.school_id[i], k)] = school_received.get((units.school_id[i], k), 0.0) + result.received[i, k]
-        for i, k in zip(*map(list, np.nonzero(result.received > 0))):
-            received = float(result.received[i, k])
-            if facility[k]:
-                paid = result.school_add[i, k] * received / school_received[(units.school_id[i], k)]
-            else:
-                paid = received
-            rows.append({
-                "year": year, "province": names["province"][i], "province_code": names["province_code"][i],
-                "county_code": county_code, "county_name": names["county_name"][i],
-                "school_id": units.school_id[i], "school_name": names["school_name"][i],
-                "level": units.level[i], "unit_kind": names["unit_kind"][i], "indicator": RESOURCES[k].indicator,
-                "students": int(units.students[i]), "value_now": float(x_now[i, k]),
-                "value_planned": float(x_new[i, k]), "add_amount": received, "add_unit": p["add_unit"][k],
-                "school_add_amount": float(result.school_add[i, k]), "facility_share": float(units.share[i]),
-                "cost_yuan": float(paid * p["yuan"][k]), "cost_kind": p["kind"][k],
-                "cost_is_assumption": bool(p["assumption"][k]), "reason": result.reason[i, k],
-                "proven_cheapest": result.proven_cheapest, "plan_passes": result.passes,
-            })
-    return pl.DataFrame(rows, schema=UNIT_PLAN_SCHEMA)
+        ii, kk = np.nonzero(result.received > 0)
+        received = result.received[ii, kk]
+        # a facility added to a school is paid once: each of its sections carries its part
+        _, school_of = np.unique(units.school_id[ii], return_inverse=True)
+        key = school_of * K + kk
+        total = np.bincount(key, weights=received)[key]
+        paid = np.where(facility[kk], result.school_add[ii, kk] * received / total, received)
+        for name, values in (("row", a + ii), ("k", kk), ("received", received), ("school_add", result.school_add[ii, kk]),
+                             ("paid", paid * p["yuan"][kk]), ("reason", result.reason[ii, kk])):
+            parts[name].append(values)
+        for name, value in (("proven", result.proven_cheapest), ("gap", result.gap_bound), ("passes", result.passes)):
+            parts[name].append(np.full(len(ii), value))
+    if not parts["row"]:
+        return pl.DataFrame(schema=UNIT_PLAN_SCHEMA)
+    cat = {k: np.concatenate(v) for k, v in parts.items()}
+    rows, kk = cat["row"], cat["k"]
+    base = frame[rows]
+    per = np.array([settings[c]["per"][k] for c, k in zip(province[rows], kk)])
+    lookup = {c: settings[c] for c in np.unique(province[rows])}
+    now = amounts[rows, kk] / students[rows]
+    return pl.DataFrame({
+        "year": np.full(len(rows), year), "province": base["province"], "province_code": base["province_code"],
+        "county_code": base["county_code"], "county_name": base["county_name"], "school_id": base["school_id"],
+        "school_name": base["school_name"], "level": base["level"], "unit_kind": base["unit_kind"],
+        "indicator": [RESOURCES[k].indicator for k in kk], "students": base["students"],
+        "value_now": now * per, "value_planned": (amounts[rows, kk] + cat["received"]) / students[rows] * per,
+        "add_amount": cat["received"], "add_unit": [RESOURCES[k].unit_en for k in kk],
+        "school_add_amount": cat["school_add"], "facility_share": share[rows], "cost_yuan": cat["paid"],
+        "cost_kind": [lookup[c]["kind"][k] for c, k in zip(province[rows], kk)],
+        "cost_is_assumption": [lookup[c]["assumption"][k] for c, k in zip(province[rows], kk)],
+        "reason": cat["reason"].astype(str), "proven_cheapest": cat["proven"], "cheapest_within": cat["gap"],
+        "plan_passes": cat["passes"],
+    }, schema=UNIT_PLAN_SCHEMA)
 
 
 UNIT_PLAN_SCHEMA = {
@@ -453,5 +526,5 @@ UNIT_PLAN_SCHEMA = {
     "value_planned": pl.Float64, "add_amount": pl.Float64, "add_unit": pl.String,
     "school_add_amount": pl.Float64, "facility_share": pl.Float64, "cost_yuan": pl.Float64,
     "cost_kind": pl.String, "cost_is_assumption": pl.Boolean, "reason": pl.String,
-    "proven_cheapest": pl.Boolean, "plan_passes": pl.Boolean,
+    "proven_cheapest": pl.Boolean, "cheapest_within": pl.Float64, "plan_passes": pl.Boolean,
 }

@@ -44,6 +44,7 @@ costs as (
         coalesce(sum(cost_yuan) filter (where cost_kind = 'recurring_per_year'), 0) as recurring_cost_yuan_per_year,
         bool_or(cost_is_assumption) as costs_include_assumptions,
         bool_and(proven_cheapest) as proven_cheapest,
+        max(cheapest_within) as cheapest_within,
         bool_and(plan_passes) as plan_passes,
         count(distinct school_id || '/' || level) as units_changed
     from plan
@@ -82,6 +83,7 @@ select
     c.year, c.province, c.province_code, c.county_code, c.county_name, c.status,
     coalesce(u.units_without_values, 0) = 0 and coalesce(k.plan_passes, true) as feasible,
     coalesce(k.proven_cheapest, true) as proven_cheapest,
+    coalesce(k.cheapest_within, 0) as cheapest_within,
     coalesce(k.units_changed, 0)::int as units_changed,
     coalesce(t.teachers_added, 0) as teachers_added,
     coalesce(k.qualified_teachers_added, 0) as qualified_teachers_added,
