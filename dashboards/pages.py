@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 
 import polars as pl
 
@@ -94,8 +95,9 @@ def table(headers: list[str], rows: list[list[tuple[str, str, str]]], text_cols:
     first = rows[0] if rows else []
     text = [i < text_cols or (i < len(first) and not _is_number(first[i][1])) for i in range(len(headers))]
     head = "".join(f'<th class="{"text" if text[i] else ""}">{h}</th>' for i, h in enumerate(headers))
+    labels = [esc(re.sub(r"<[^>]+>", "", h)) for h in headers]   # each cell names its column, for phones
     body = "".join(
-        "<tr>" + "".join(f'<td class="{c}{" text" if text[i] else ""}" data-v="{esc(v)}">{d}</td>'
+        "<tr>" + "".join(f'<td class="{c}{" text" if text[i] else ""}" data-label="{labels[i]}" data-v="{esc(v)}">{d}</td>'
                          for i, (d, v, c) in enumerate(r)) + "</tr>"
         for r in rows)
     return (f'<div class="scroll"><table class="sortable {cls}"><thead><tr>{head}</tr></thead>'
@@ -155,7 +157,7 @@ def items_table(items: pl.DataFrame, areas: set[str] | None = None) -> str:
                      (esc(item_gap(r["value"], r["threshold"], r["unit"], r["op"], r["verdict"])), "", ""),
                      ("国家标准" if r["rule"] == "national" else f"{esc(r['rule'])}省级标准", r["rule"], ""),
                      (VERDICT_ZH[r["verdict"]], r["verdict"], cls), (esc(trend), r["trend_note"] or "", "")])
-    return table(["方面", "项目", "现状", "标准", "差距", "标准来源", "判定", "趋势"], rows, text_cols=2)
+    return table(["方面", "项目", "现状", "标准", "差距", "标准来源", "判定", "趋势"], rows, text_cols=2, cls="cards")
 
 
 # ---- county page ---------------------------------------------------------------------------------
@@ -168,7 +170,7 @@ def plan_block(brief: Brief, other_failing: pl.DataFrame) -> str:
     if brief.items:
         rows = [[(esc(i.name), i.name, ""), (esc(i.now), i.now, ""), (esc(i.standard), i.standard, ""),
                  (esc(i.gap), i.gap, "fail"), (esc(i.plan), i.plan, "")] for i in brief.items]
-        parts.append(table(["未达标的资源配置项目", "现状", "标准", "差距", "方案"], rows, text_cols=5))
+        parts.append(table(["未达标的资源配置项目", "现状", "标准", "差距", "方案"], rows, text_cols=5, cls="cards"))
     parts += [f"<p><strong>{esc(line)}</strong></p>" for line in (brief.adds, brief.costs) if line]
     if other_failing.height:
         parts.append("<h3>资源投入解决不了、须另行解决的项目</h3>" + items_table(other_failing))
@@ -176,7 +178,7 @@ def plan_block(brief: Brief, other_failing: pl.DataFrame) -> str:
         rows = [[(esc(s.school), s.school, ""), (esc(s.level), s.level, ""), (esc(s.needs), s.needs, "")]
                 for s in brief.schools]
         parts.append("<h3>各校需要增加</h3><p class='note'>校舍、场地、设备和教室按全校填报口径：一贯制学校的小学部、"
-                     "初中部共用，按加权在校生分摊。</p>" + table(["学校", "学段", "需要增加"], rows, text_cols=3))
+                     "初中部共用，按加权在校生分摊。</p>" + table(["学校", "学段", "需要增加"], rows, text_cols=3, cls="cards"))
     parts += [f"<p class='note'>{esc(n)}</p>" for n in brief.notes]
     return "".join(parts) + "</section>"
 
@@ -314,7 +316,7 @@ def province_plan_block(plan: dict | None, county_plans: pl.DataFrame) -> str:
     note = ("<p class='note'>按各县资源方案的投入从少到多排列（教师年支出按政策设定的年数折算后与一次性投入相加，只用于排序）。"
             "单价为估算（假设），各地应以本地数据替换。</p>")
     return head + note + (table(["县", "最省组合", "新增教师（名）", "新增校舍与场地（㎡）", "一次性投入",
-                                 "每年经常性支出", "资源以外须解决的项目"], rows) if rows else "")
+                                 "每年经常性支出", "资源以外须解决的项目"], rows, cls="cards") if rows else "")
 
 
 def province_page(code: str, pub_year: int, pub, cards: pl.DataFrame, cv: pl.DataFrame, items: pl.DataFrame) -> str:
