@@ -96,23 +96,29 @@ def _adds_text(plan: dict) -> str:
     return "需增加：" + "、".join(parts) + "。" if parts else ""
 
 
-def _school_needs(unit_plan: pl.DataFrame) -> list[SchoolNeed]:
+def _school_needs(plan_rows: list[dict]) -> list[SchoolNeed]:
     """What each school adds, as it would report it: teachers per section, facilities once for the
     whole school (a combined school's sections share them)."""
     order = {r.indicator: k for k, r in enumerate(RESOURCES)}
+    schools: dict[tuple[str, str], list[dict]] = {}
+    for r in sorted(plan_rows, key=lambda r: (r["school_name"], r["school_id"])):
+        schools.setdefault((r["school_id"], r["school_name"]), []).append(r)
     out = []
-    for (_, name), rows in unit_plan.sort("school_name", "school_id").group_by(["school_id", "school_name"],
-                                                                                maintain_order=True):
-        levels = [lv for lv in LEVEL_ZH if lv in set(rows["level"])]
+    for (_, name), rows in schools.items():
+        levels = [lv for lv in LEVEL_ZH if any(r["level"] == lv for r in rows)]
+        sections = {}
+        for r in rows:
+            sections.setdefault(r["indicator"], []).append(r)
         parts = []
-        for r in sorted(rows.iter_rows(named=True), key=lambda r: (order[r["indicator"]], r["level"] != "primary")):
-            res = RESOURCE[r["indicator"]]
-            if not res.facility:
-                prefix = LEVEL_ZH[r["level"]] if len(levels) > 1 else ""
-                parts.append(f"{prefix}{res.zh} {amount(r['add_amount'], r['add_unit'])}")
-            elif not any(p.startswith(res.zh) for p in parts):
-                shared = "（小学、初中共用）" if rows.filter(pl.col("indicator") == r["indicator"]).height > 1 else ""
-                parts.append(f"{res.zh} {amount(r['school_add_amount'], r['add_unit'])}{shared}")
+        for indicator in sorted(sections, key=order.get):
+            res, group = RESOURCE[indicator], sorted(sections[indicator], key=lambda r: r["level"] != "primary")
+            if res.facility:
+                shared = "（小学、初中共用）" if len(group) > 1 else ""
+                parts.append(f"{res.zh} {amount(group[0]['school_add_amount'], group[0]['add_unit'])}{shared}")
+            else:
+                for r in group:
+                    prefix = LEVEL_ZH[r["level"]] if len(levels) > 1 else ""
+                    parts.append(f"{prefix}{res.zh} {amount(r['add_amount'], r['add_unit'])}")
         out.append(SchoolNeed(name, "、".join(LEVEL_ZH[lv] for lv in levels), "、".join(parts)))
     return out
 
@@ -127,20 +133,25 @@ def county_brief(card: dict, cv: pl.DataFrame, schools: pl.DataFrame, plan: dict
     if plan is None:
         b.headline = "资源配置已达标，无需新增资源。"
         return b
+    # plain rows: a county has tens of units, and this runs for every county page
+    plan_rows = list(unit_plan.iter_rows(named=True)) if unit_plan.height else []
     units = schools.height
-    short = schools.filter(pl.col("meets_school_standard") == False).height  # noqa: E712
+    short = schools.get_column("meets_school_standard").eq(False).sum() if units else 0
     if short:
-        added = unit_plan.filter(pl.col("reason") == "school_rule")
+        added = {(r["school_id"], r["level"]) for r in plan_rows if r["reason"] == "school_rule"}
         b.items.append(FailingItem(
             "每所学校七项指标至少6项达标、其余不低于标准的85%",
             f"{units - short}/{units} 个评估单元达标", "全部达标", f"{short} 个单元未达标",
-            f"方案为 {added.select(pl.struct('school_id', 'level').n_unique()).item()} 个单元补足差额。"))
-    for r in cv.filter(pl.col("cv_meets") == False).sort("level", "indicator").iter_rows(named=True):  # noqa: E712
-        fill = unit_plan.filter((pl.col("level") == r["level"]) & (pl.col("indicator") == r["indicator"])
-                                & (pl.col("reason") == "cv"))
+            f"方案为 {len(added)} 个单元补足差额。"))
+    failing = sorted((r for r in cv.iter_rows(named=True) if r["cv_meets"] is False),
+                     key=lambda r: (r["level"], r["indicator"]))
+    for r in failing:
+        fill = [u for u in plan_rows
+                if u["level"] == r["level"] and u["indicator"] == r["indicator"] and u["reason"] == "cv"]
         res = RESOURCE[r["indicator"]]
-        if fill.height:
-            how = (f"方案在 {fill.height} 个较弱单元增加{res.zh}共 {amount(fill['add_amount'].sum(), fill['add_unit'][0])}，"
+        if fill:
+            total = sum(u["add_amount"] for u in fill)
+            how = (f"方案在 {len(fill)} 个较弱单元增加{res.zh}共 {amount(total, fill[0]['add_unit'])}，"
                    f"把它们提到同一水平，使差异系数降到 {r['cv_threshold']:.2f} 以内。")
         else:
             how = "补足未达标学校后，差异系数即降到标准以内。"
@@ -164,7 +175,7 @@ def county_brief(card: dict, cv: pl.DataFrame, schools: pl.DataFrame, plan: dict
     if plan["feasible"] and not plan["proven_cheapest"]:
         b.notes.append(f"说明：学校较多，未逐一比较所有组合；可以证明本方案的费用至多比最省方案高 "
                        f"{plan['cheapest_within']:.1%}（取整前）。")
-    b.schools = _school_needs(unit_plan)
+    b.schools = _school_needs(plan_rows)
     return b
 
 

@@ -161,6 +161,7 @@ def solve_level(students: np.ndarray, amounts: np.ndarray, thresholds: np.ndarra
     lo = np.where(below, relaxed, full)
     separable = (n <= 1) | ((w[:, None] * full * full).sum(axis=0) * w.sum()
                             <= (1 + ceiling * ceiling) * (w[:, None] * lo).sum(axis=0) ** 2)
+    no_fill = separable.copy()   # these CVs are under their ceilings whatever the choice
 
     # A binding indicator whose water level, with every unit held to its full threshold, is at
     # or above that threshold lifts every unit below it anyway: exempting a unit there saves
@@ -190,6 +191,8 @@ def solve_level(students: np.ndarray, amounts: np.ndarray, thresholds: np.ndarra
         for i in np.flatnonzero(alone).tolist():
             choice[i] = (int(best[i]),)
         short = short & ~alone
+    else:
+        alone = np.zeros(n, dtype=bool)
     options = {}
     for i in np.flatnonzero(short).tolist():
         ks = tuple(np.flatnonzero(below[i]).tolist())
@@ -210,16 +213,22 @@ def solve_level(students: np.ndarray, amounts: np.ndarray, thresholds: np.ndarra
                                              x, full, relaxed, w, ceiling, prices)
 
     exempt = np.zeros_like(below)
-    for i, c in enumerate(choice):
-        if c:
-            exempt[i, list(c)] = True
+    if allowed_misses == 1:
+        exempt[np.flatnonzero(alone), best[alone]] = True
+    for i in options:
+        if choice[i]:
+            exempt[i, list(choice[i])] = True
     bounds_all = np.where(exempt, relaxed, full)
     values = np.empty_like(x)
     filled = np.zeros_like(below)
     cost = 0.0
     for k in range(K):
         bounds = bounds_all[:, k]
-        added, y = fill_cost(x[:, k], bounds, w, ceiling)
+        if no_fill[k]:
+            y = bounds
+            added = float((w * (y - x[:, k])).sum())
+        else:
+            added, y = fill_cost(x[:, k], bounds, w, ceiling)
         values[:, k] = y
         filled[:, k] = y > bounds * (1 + 1e-12)
         cost += prices[k] * added
