@@ -214,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
         from junheng.sample import write_sample
 
         frame = write_sample(args.dir)
-        print(f"wrote {frame.height} school rows to {args.dir}/xlsx/schools.xlsx and {args.dir}/csv/schools.csv")
+        print(f"wrote {frame.height} school rows to {args.dir}/xlsx/schools.xlsx, {args.dir}/csv/schools.csv "
+              f"and, as the statistics system exports them, {args.dir}/exports/")
         return 0
     if args.command == "ui":
         configure_dagster_home()

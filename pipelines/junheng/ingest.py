@@ -119,8 +119,10 @@ SKIP_REASONS = {
     "hidden_file": ("隐藏文件", "a hidden file"),
     "unsupported_format": ("不支持的文件格式（可用 xlsx、xls、csv、parquet）",
                            "unsupported format (use xlsx, xls, csv or parquet)"),
-    "not_an_input_name": ("文件名不是以 schools 或 counties 开头，不是输入文件",
-                          "the name does not start with schools or counties: not an input file"),
+    "not_an_input_name": ("文件名不是以 schools 或 counties 开头，也不是统计系统导出的基层报表（文件名含小学、中学、"
+                          "一贯制等），不是输入文件",
+                          "the name does not start with schools or counties and is not a statistics-system "
+                          "export (a name with 小学, 中学, 一贯制 …): not an input file"),
     "backup_copy": ("文件名表明这是备份或副本（含“备份”“副本”“勿报”等），不读取；如需读取请改名",
                     "the name marks a backup or copy (备份, 副本, 勿报 …); rename it to have it read"),
     "hidden_sheet": ("隐藏的工作表不读取（需要时取消隐藏，或用 --include-hidden-sheets）",
@@ -166,11 +168,20 @@ def survey_folder(input_dir: Path, stems: Sequence[str], include_subfolders: boo
             skips.append(skipped(p, "backup_copy"))
         else:
             stem = next((s for s in stems if name.lower().startswith(s)), None)
+            if stem is None and p.suffix.lower() in EXCEL_SUFFIXES and "schools" in files and export_booklet(p):
+                stem = "schools"   # a statistics-system export (基层报表) of one booklet
             if stem is None:
                 skips.append(skipped(p, "not_an_input_name"))
             else:
                 files[stem].append(p)
     return files, skips
+
+
+def export_booklet(path: Path):
+    """The booklet a workbook exports (小学, 中学 …), from its name; None for other files."""
+    from junheng.exports import booklet_for, load_booklets
+
+    return booklet_for(path, load_booklets())
 
 
 def find_input_files(input_dir: Path, stem: str, include_subfolders: bool = False) -> list[Path]:
@@ -471,7 +482,14 @@ def read_files(paths: Sequence[Path], columns: Sequence[Column], table_zh: str,
     frames, reports, skips, errors = [], [], [], []
     for path in paths:
         try:
-            read = read_file(path, columns, table_zh, include_hidden_sheets)
+            booklet = export_booklet(path) if path.suffix.lower() in EXCEL_SUFFIXES and not \
+                path.name.lower().startswith(("schools", "counties")) else None
+            if booklet is not None:
+                from junheng.exports import read_export
+
+                read = read_export(path, booklet, include_hidden_sheets, columns)
+            else:
+                read = read_file(path, columns, table_zh, include_hidden_sheets)
         except InputFileError as exc:
             errors.append(exc)
             continue

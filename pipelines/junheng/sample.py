@@ -356,4 +356,12 @@ def write_sample(sample_dir: Path) -> pl.DataFrame:
     write_xlsx(forms, Path(sample_dir) / "xlsx" / "counties.xlsx", "县域义务教育优质均衡补充数据（示例数据，虚构）",
                sheet="县级补充表")
     write_csv_gb18030(forms, Path(sample_dir) / "csv" / "counties.csv")
+    # the same schools as the statistics system exports them, one workbook per booklet and year
+    from junheng.sample_exports import write_exports
+
+    exports = Path(sample_dir) / "exports"
+    for old in exports.glob("*基层表*"):
+        old.unlink()
+    write_exports(frame, exports)
+    write_xlsx(forms, exports / "counties.xlsx", "县域义务教育优质均衡补充数据（示例数据，虚构）", sheet="县级补充表")
     return frame

@@ -521,6 +521,17 @@ def _parent_checks(probs: _Problems) -> None:
         "its own. Check the parent id.",
         severity="warning",
     )
+    # a statistics export marks teaching points with 是否计校数 = 0: one whose parent the export
+    # does not give cannot be placed in a school's unit or judged on its own with certainty
+    from_export = pl.col("extra_columns").fill_null("").str.contains('"是否计校数": "0"', literal=True)
+    probs.add(
+        from_export & (pl.col("__type") == TEACHING_POINT) & pl.col(_p("parent_school_id")).is_null(),
+        "parent_school_id", "teaching_point_without_parent",
+        "统计报表中“是否计校数”为 0（教学点或分校区），但没有填写所属学校标识码，无法确定它属于哪所学校。"
+        "请在导出表中补上“所属学校标识码”。",
+        "the export marks this row as a teaching point or branch site (是否计校数 = 0) but gives no parent school "
+        "id, so it cannot be placed with its school. Add 所属学校标识码 to the export.",
+    )
     probs.frame = probs.frame.drop("__parent_county")
 
 
