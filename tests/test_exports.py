@@ -134,3 +134,30 @@ def test_a_teaching_point_without_its_parent_is_quarantined(tmp_path):
         assert points > 0 and flagged[0] == points and "所属学校标识码" in flagged[1]
     finally:
         con.close()
+
+
+def test_the_county_form_template_is_filled_read_back_and_guarded(tmp_path):
+    import zipfile
+
+    from junheng.cli import main
+    from junheng.contract import COUNTY_COLUMNS
+    from junheng.ingest import read_file
+
+    out = tmp_path / "counties_2024.xlsx"
+    assert main(["template", "--input", str(SAMPLE / "xlsx"), "--output", str(out)]) == 0
+    # the pipeline reads it as a county form: every county of the school files, codes filled in
+    read = read_file(out, COUNTY_COLUMNS, "县级表")
+    schools = pl.read_csv(SAMPLE / "csv" / "schools.csv", encoding="gb18030", infer_schema_length=0)
+    codes = sorted(schools.filter(pl.col("学年") == "2024")["县区代码"].unique().to_list())
+    assert sorted(read.frame["county_code"].to_list()) == codes
+    assert set(read.frame["year"]) == {"2024"} and read.frame["satisfaction_pct"].null_count() == len(codes)
+    assert [s.reason for s in read.skipped] == ["no_header"]          # the instructions sheet
+    with zipfile.ZipFile(out) as z:
+        sheet = z.read("xl/worksheets/sheet2.xml").decode()
+        notes = "".join(z.read(n).decode() for n in z.namelist() if "comments" in n)
+        guide = z.read("xl/sharedStrings.xml").decode()
+    assert '"是,否"' in sheet                                          # yes/no drop-downs
+    assert 'type="decimal"' in sheet and "<formula2>100.0</formula2>" in sheet   # percentages 0-100
+    assert notes.count("上一学年（2023）") > 100                     # last year's values beside the cells
+    assert "填表说明" in guide and "不要填写 0.95" in guide
+    assert main(["template", "--input", str(tmp_path / "nowhere")]) == 1

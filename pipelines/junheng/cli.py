@@ -198,7 +198,27 @@ def main(argv: list[str] | None = None) -> int:
     pln.add_argument("--county", required=True, help="6-digit county code / 县区代码")
     pln.add_argument("--year", type=int, default=None, help="school year (default: the latest published)")
     pln.add_argument("--output", type=Path, default=DEFAULT_OUTPUT_DIR, help="folder of the published results")
+    tpl = sub.add_parser("template", help="the county form to fill in / 生成县级补充表模板")
+    tpl.add_argument("--input", type=Path, default=DEFAULT_INPUT_DIR, help="folder with the school files")
+    tpl.add_argument("--year", type=int, default=None, help="school year (default: the latest in the school files)")
+    tpl.add_argument("--output", type=Path, default=None, help="workbook to write (default: counties_<year>_模板.xlsx)")
     args = parser.parse_args(argv)
+
+    if args.command == "template":
+        from junheng.ingest import InputFilesError
+        from junheng.template import write_template
+
+        if not args.input.is_dir():
+            print(f"找不到输入文件夹 {args.input}。 / no such input folder: {args.input}", file=sys.stderr)
+            return 1
+        try:
+            written = write_template(args.input.resolve(), args.output, args.year)
+        except (InputFilesError, FileNotFoundError, ValueError) as exc:
+            print(f"无法生成模板 / cannot write the template: {exc}", file=sys.stderr)
+            return 1
+        print(f"县级补充表模板 / county form: {written['path']}（{written['year']} 学年，{written['counties']} 个县；"
+              f"其中 {written['with_last_year']} 个县附上一学年数值）")
+        return 0
 
     if args.command == "plan":
         from junheng.brief import BriefError, brief_from_published
