@@ -463,6 +463,47 @@ def _province_settings(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
     return out
 
 
+_JOB: dict = {}          # the arrays of the year being planned, shared with worker processes by fork
+PARALLEL_FROM = 200      # counties: fewer are planned in this process
+
+
+def _plan_slice(bounds: tuple[int, int]) -> dict[str, np.ndarray]:
+    """Plan one county (rows a..b of the year's units); its unit_plan rows as arrays."""
+    a, b = bounds
+    j = _JOB
+    p = j["settings"][j["province"][a]]
+    units = CountyUnits(
+        school_id=j["school"][a:b], level=j["level"][a:b], students=j["students"][a:b], share=j["share"][a:b],
+        amounts=j["amounts"][a:b], thresholds=p["thresholds"], ceilings=p["ceilings"], floor_share=p["floor_share"],
+        allowed_misses=p["allowed_misses"], tolerance=p["tolerance"], prices=p["prices"], steps=p["steps"],
+        facility=j["facility"])
+    result = plan_county(units)
+    ii, kk = np.nonzero(result.received > 0)
+    received = result.received[ii, kk]
+    # a facility added to a school is paid once: each of its sections carries its part
+    _, school_of = np.unique(units.school_id[ii], return_inverse=True)
+    key = school_of * K + kk
+    total = np.bincount(key, weights=received)[key]
+    paid = np.where(j["facility"][kk], result.school_add[ii, kk] * received / total, received)
+    return {"row": a + ii, "k": kk, "received": received, "school_add": result.school_add[ii, kk],
+            "paid": paid * p["yuan"][kk], "reason": result.reason[ii, kk].astype(str),
+            "proven": np.full(len(ii), result.proven_cheapest), "gap": np.full(len(ii), result.gap_bound),
+            "passes": np.full(len(ii), result.passes)}
+
+
+def _plan_counties(counties: list[tuple[int, int]]) -> list[dict[str, np.ndarray]]:
+    """Counties are independent: a national year is shared between processes, one per core
+    (forked, so they see the year's arrays without copying; the results come back in order)."""
+    import multiprocessing
+    import os
+
+    workers = min(os.cpu_count() or 1, 8)
+    if len(counties) < PARALLEL_FROM or workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return [_plan_slice(c) for c in counties]
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        return pool.map(_plan_slice, counties, chunksize=max(1, len(counties) // (workers * 8)))
+
+
 def unit_plan(con: duckdb.DuckDBPyConnection, year: int) -> pl.DataFrame:
     """Plan every county of ``year`` whose resource part does not pass; one row per unit and
     indicator the plan changes."""
@@ -481,30 +522,21 @@ def unit_plan(con: duckdb.DuckDBPyConnection, year: int) -> pl.DataFrame:
     share = frame["facility_share"].to_numpy().astype(float)
     amounts = frame.select(columns).to_numpy().astype(float)   # null → NaN
     starts = np.concatenate(([0], np.flatnonzero(county[1:] != county[:-1]) + 1, [len(county)]))
+    counties = [(a, b) for a, b in zip(starts[:-1].tolist(), starts[1:].tolist())
+                # a unit without a value: the county is not plannable (county_plan says so)
+                if not np.isnan(amounts[a:b]).any()]
+    global _JOB
+    _JOB = {"school": school, "level": level, "students": students, "share": share, "amounts": amounts,
+            "province": province, "settings": settings, "facility": facility}
+    try:
+        planned = _plan_counties(counties)
+    finally:
+        _JOB = {}
     parts: dict[str, list] = {k: [] for k in ("row", "k", "received", "school_add", "paid", "reason", "proven",
                                               "gap", "passes")}
-    for a, b in zip(starts[:-1], starts[1:]):
-        if np.isnan(amounts[a:b]).any():
-            continue  # a unit without a value: the county is not plannable (county_plan says so)
-        p = settings[province[a]]
-        units = CountyUnits(
-            school_id=school[a:b], level=level[a:b], students=students[a:b], share=share[a:b], amounts=amounts[a:b],
-            thresholds=p["thresholds"], ceilings=p["ceilings"], floor_share=p["floor_share"],
-            allowed_misses=p["allowed_misses"], tolerance=p["tolerance"], prices=p["prices"],
-            steps=p["steps"], facility=facility)
-        result = plan_county(units)
-        ii, kk = np.nonzero(result.received > 0)
-        received = result.received[ii, kk]
-        # a facility added to a school is paid once: each of its sections carries its part
-        _, school_of = np.unique(units.school_id[ii], return_inverse=True)
-        key = school_of * K + kk
-        total = np.bincount(key, weights=received)[key]
-        paid = np.where(facility[kk], result.school_add[ii, kk] * received / total, received)
-        for name, values in (("row", a + ii), ("k", kk), ("received", received), ("school_add", result.school_add[ii, kk]),
-                             ("paid", paid * p["yuan"][kk]), ("reason", result.reason[ii, kk])):
+    for piece in planned:
+        for name, values in piece.items():
             parts[name].append(values)
-        for name, value in (("proven", result.proven_cheapest), ("gap", result.gap_bound), ("passes", result.passes)):
-            parts[name].append(np.full(len(ii), value))
     if not parts["row"]:
         return pl.DataFrame(schema=UNIT_PLAN_SCHEMA)
     cat = {k: np.concatenate(v) for k, v in parts.items()}
