@@ -179,6 +179,10 @@ def run_pipeline(input_dir: Path, output_dir: Path, warehouse: Path, policy_dir:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import signal
+
+    if hasattr(signal, "SIGPIPE") and argv is None:  # `junheng plan … | head` ends quietly
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     parser = argparse.ArgumentParser(prog="junheng", description="县域义务教育优质均衡评估 / county quality-balance assessment")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the whole pipeline / 运行全部步骤")
