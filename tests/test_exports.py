@@ -161,3 +161,27 @@ def test_the_county_form_template_is_filled_read_back_and_guarded(tmp_path):
     assert notes.count("上一学年（2023）") > 100                     # last year's values beside the cells
     assert "填表说明" in guide and "不要填写 0.95" in guide
     assert main(["template", "--input", str(tmp_path / "nowhere")]) == 1
+
+
+def test_an_export_that_starts_below_and_right_of_a1_is_read_in_place(tmp_path):
+    import xlsxwriter
+
+    types, _, columns = _booklets()["小学"]
+    rows = generate_sample().filter(pl.col("school_type").is_in(types) & (pl.col("year") == 2024)).head(5)
+    grid, merges, _ = _sheet_rows("小学", 2024, list(rows.iter_rows(named=True)), columns)
+    path = tmp_path / "2024年小学基层表.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    ws = book.add_worksheet("小学")
+    starts = {(r0, c0): (r1, c1) for r0, c0, r1, c1 in merges}
+    covered = {(r, c) for r0, c0, r1, c1 in merges for r in range(r0, r1 + 1) for c in range(c0, c1 + 1)}
+    for r, line in enumerate(grid):           # everything two rows down and one column right
+        for c, value in enumerate(line):
+            if (r, c) in starts:
+                ws.merge_range(r + 2, c + 1, starts[(r, c)][0] + 2, starts[(r, c)][1] + 1, value)
+            elif (r, c) not in covered and value is not None:
+                ws.write(r + 2, c + 1, value)
+    book.close()
+    read = read_export(path, booklet_for(path, load_booklets()))
+    assert read.frame["school_id"].to_list() == rows["school_id"].to_list()
+    assert read.frame["primary_students"].cast(pl.Int64).to_list() == rows["primary_students"].to_list()
+    assert read.frame["source_row"].to_list() == list(range(8, 13))   # title row 3, headers 4-6, 栏次 7

@@ -106,8 +106,9 @@ def booklet_for(path: Path, booklets: Sequence[Booklet]) -> Booklet | None:
 # ---- cells and merged ranges ---------------------------------------------------------------------
 
 
-def _xlsx_merges(path: Path) -> dict[str, list[tuple[int, int, int, int]]]:
-    """Per sheet, its merged ranges as 0-based (first row, first col, last row, last col)."""
+def _xlsx_merges(path: Path) -> dict[str, tuple[list[tuple[int, int, int, int]], tuple[int, int]]]:
+    """Per sheet, its merged ranges as 0-based (first row, first col, last row, last col), and
+    where its used range starts (the cell reader gives the grid from there, not from A1)."""
     import zipfile
     from xml.etree import ElementTree as ET
 
@@ -122,19 +123,26 @@ def _xlsx_merges(path: Path) -> dict[str, list[tuple[int, int, int, int]]]:
         for sheet in book.iterfind("m:sheets/m:sheet", _NS):
             rel = target.get(sheet.get(f"{{{_NS['r']}}}id"), "")
             part = rel.lstrip("/") if rel.startswith("/") else f"xl/{rel}"
-            ranges = []
+            ranges, origin = [], (0, 0)
             if part in names:
-                for m in ET.fromstring(z.read(part)).iterfind("m:mergeCells/m:mergeCell", _NS):
+                xml = ET.fromstring(z.read(part))
+                # the first row and column holding a value, as the cell reader starts there
+                filled = [_cell_index(c.get("r")) for c in xml.iterfind("m:sheetData/m:row/m:c", _NS)
+                          if c.get("r") and (c.find("m:v", _NS) is not None or c.find("m:is", _NS) is not None)]
+                if filled:
+                    origin = (min(r for r, _ in filled) - 1, min(c for _, c in filled))
+                for m in xml.iterfind("m:mergeCells/m:mergeCell", _NS):
                     first, _, last = (m.get("ref") or "").partition(":")
                     if first and last:
                         (r0, c0), (r1, c1) = _cell_index(first), _cell_index(last)
-                        ranges.append((r0 - 1, c0, r1 - 1, c1))
-            out[sheet.get("name")] = ranges
+                        ranges.append((r0 - 1 - origin[0], c0 - origin[1], r1 - 1 - origin[0], c1 - origin[1]))
+            out[sheet.get("name")] = (ranges, origin)
     return out
 
 
-def _sheets(path: Path, include_hidden: bool) -> tuple[dict[str, tuple[list[list[str | None]], list]], list]:
-    """Every visible sheet as rows of text cells and its merged ranges (.xlsx and .xls)."""
+def _sheets(path: Path, include_hidden: bool) -> tuple[dict[str, tuple[list[list[str | None]], list, int]], list]:
+    """Every visible sheet as rows of text cells, its merged ranges in those rows' terms, and the
+    sheet row number of the first row less one (.xlsx and .xls)."""
     from junheng.ingest import _excel_open_error, _is_backup, _read_excel_sheets, skipped
 
     if path.suffix.lower() == ".xls":
@@ -156,11 +164,15 @@ def _sheets(path: Path, include_hidden: bool) -> tuple[dict[str, tuple[list[list
                 skips.append(skipped(path, "empty_sheet", sheet.name))
                 continue
             rows = [[_xls_text(sheet.cell(r, c)) for c in range(sheet.ncols)] for r in range(sheet.nrows)]
-            out[sheet.name] = (rows, [(r0, c0, r1 - 1, c1 - 1) for r0, r1, c0, c1 in sheet.merged_cells])
+            out[sheet.name] = (rows, [(r0, c0, r1 - 1, c1 - 1) for r0, r1, c0, c1 in sheet.merged_cells], 0)
         return out, skips
     frames, skips = _read_excel_sheets(path, include_hidden)
     merges = _xlsx_merges(path)
-    return {name: ([list(r) for r in f.iter_rows()], merges.get(name, [])) for name, f in frames.items()}, skips
+    out = {}
+    for name, f in frames.items():
+        ranges, (row0, _) = merges.get(name, ([], (0, 0)))
+        out[name] = ([list(r) for r in f.iter_rows()], ranges, row0)
+    return out, skips
 
 
 def _xls_text(cell) -> str | None:
@@ -300,7 +312,7 @@ def read_export(path: Path, booklet: Booklet, include_hidden_sheets: bool = Fals
 
     sheets, skips = _sheets(path, include_hidden_sheets)
     frames, reports = [], []
-    for sheet, (rows, merges) in sheets.items():
+    for sheet, (rows, merges, row0) in sheets.items():
         found = find_header(rows, merges, booklet)
         if found is None:
             skips.append(skipped(path, "no_header", sheet))
@@ -342,9 +354,9 @@ def read_export(path: Path, booklet: Booklet, include_hidden_sheets: bool = Fals
                 blank += 1
                 continue
             if kind != "data":
-                set_aside[kind].append(r + 1)
+                set_aside[kind].append(row0 + r + 1)
                 continue
-            record = {"source_row": r + 1}
+            record = {"source_row": row0 + r + 1}     # as the spreadsheet numbers it
             for name, hits in where.items():
                 cells = [row[h] if h is not None and h < len(row) else None for h in hits]
                 if name in booklet.sums:
@@ -364,7 +376,7 @@ def read_export(path: Path, booklet: Booklet, include_hidden_sheets: bool = Fals
                                      f"{en} (rows {', '.join(map(str, numbers))}), not read as schools"))
         frame = _records_to_raw(records, path, sheet, booklet, title_year, columns)
         frames.append(frame)
-        reports.append(FileReport(str(path), sheet, None, end + 1, frame.height, blank,
+        reports.append(FileReport(str(path), sheet, None, row0 + end + 1, frame.height, blank,
                                   sorted(k for k in where if k != COUNTED),
                                   sorted(c.name for c in columns if c.name not in where), []))
     if not frames:
