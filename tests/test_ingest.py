@@ -193,3 +193,21 @@ def test_a_county_form_of_plain_ascii_needs_no_folding():
     staged = stage_counties(county_frame([dict(yes_no, county_name=None, province=None, evidence_note=None)]))
     assert staged.rows_quarantined == 0 and staged.rows.height == 1
     assert staged.rows.get_column("layout_planning_ok").to_list() == [True]
+
+
+def test_row_numbers_follow_the_sheet_when_it_starts_below_row_one(tmp_path):
+    import xlsxwriter
+
+    from junheng.contract import SCHOOL_COLUMNS
+    from junheng.ingest import read_file
+
+    path = tmp_path / "schools.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    ws = book.add_worksheet("学校")
+    ws.write_row(2, 1, ["学年", "学校标识码", "学校名称", "县区代码"])     # header at B3
+    ws.write_row(3, 1, [2024, "5201020001", "甲小学", "520102"])
+    ws.write_row(4, 1, [2024, "5201020002", "乙小学", "520102"])
+    book.close()
+    read = read_file(path, SCHOOL_COLUMNS, "学校表")
+    assert read.reports[0].header_row == 3
+    assert read.frame["source_row"].to_list() == [4, 5]          # as Excel numbers the rows

@@ -106,9 +106,8 @@ def booklet_for(path: Path, booklets: Sequence[Booklet]) -> Booklet | None:
 # ---- cells and merged ranges ---------------------------------------------------------------------
 
 
-def _xlsx_merges(path: Path) -> dict[str, tuple[list[tuple[int, int, int, int]], tuple[int, int]]]:
-    """Per sheet, its merged ranges as 0-based (first row, first col, last row, last col), and
-    where its used range starts (the cell reader gives the grid from there, not from A1)."""
+def _xlsx_merges(path: Path) -> dict[str, list[tuple[int, int, int, int]]]:
+    """Per sheet, its merged ranges as 0-based (first row, first col, last row, last col)."""
     import zipfile
     from xml.etree import ElementTree as ET
 
@@ -123,20 +122,14 @@ def _xlsx_merges(path: Path) -> dict[str, tuple[list[tuple[int, int, int, int]],
         for sheet in book.iterfind("m:sheets/m:sheet", _NS):
             rel = target.get(sheet.get(f"{{{_NS['r']}}}id"), "")
             part = rel.lstrip("/") if rel.startswith("/") else f"xl/{rel}"
-            ranges, origin = [], (0, 0)
+            ranges = []
             if part in names:
-                xml = ET.fromstring(z.read(part))
-                # the first row and column holding a value, as the cell reader starts there
-                filled = [_cell_index(c.get("r")) for c in xml.iterfind("m:sheetData/m:row/m:c", _NS)
-                          if c.get("r") and (c.find("m:v", _NS) is not None or c.find("m:is", _NS) is not None)]
-                if filled:
-                    origin = (min(r for r, _ in filled) - 1, min(c for _, c in filled))
-                for m in xml.iterfind("m:mergeCells/m:mergeCell", _NS):
+                for m in ET.fromstring(z.read(part)).iterfind("m:mergeCells/m:mergeCell", _NS):
                     first, _, last = (m.get("ref") or "").partition(":")
                     if first and last:
                         (r0, c0), (r1, c1) = _cell_index(first), _cell_index(last)
-                        ranges.append((r0 - 1 - origin[0], c0 - origin[1], r1 - 1 - origin[0], c1 - origin[1]))
-            out[sheet.get("name")] = (ranges, origin)
+                        ranges.append((r0 - 1, c0, r1 - 1, c1))
+            out[sheet.get("name")] = ranges
     return out
 
 
@@ -167,10 +160,13 @@ def _sheets(path: Path, include_hidden: bool) -> tuple[dict[str, tuple[list[list
             out[sheet.name] = (rows, [(r0, c0, r1 - 1, c1 - 1) for r0, r1, c0, c1 in sheet.merged_cells], 0)
         return out, skips
     frames, skips = _read_excel_sheets(path, include_hidden)
-    merges = _xlsx_merges(path)
+    from junheng.ingest import xlsx_origins
+
+    merges, origins = _xlsx_merges(path), xlsx_origins(path)
     out = {}
     for name, f in frames.items():
-        ranges, (row0, _) = merges.get(name, ([], (0, 0)))
+        row0, col0 = origins.get(name, (0, 0))   # the cell reader's grid starts at the first filled cell
+        ranges = [(r0 - row0, c0 - col0, r1 - row0, c1 - col0) for r0, c0, r1, c1 in merges.get(name, [])]
         out[name] = ([list(r) for r in f.iter_rows()], ranges, row0)
     return out, skips
 

@@ -288,6 +288,35 @@ def percent_cells(path: Path) -> dict[str, set[tuple[int, int]]]:
     return out
 
 
+def xlsx_origins(path: Path) -> dict[str, tuple[int, int]]:
+    """Per worksheet of an .xlsx, the 0-based row and column of its first cell holding a value:
+    the cell reader returns the grid from there, not from A1, so row numbers and merged ranges
+    are shifted by it."""
+    import zipfile
+    from xml.etree import ElementTree as ET
+
+    out: dict[str, tuple[int, int]] = {}
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = set(z.namelist())
+            book = ET.fromstring(z.read("xl/workbook.xml"))
+            rels = ET.fromstring(z.read("xl/_rels/workbook.xml.rels"))
+            target = {r.get("Id"): r.get("Target") for r in rels}
+            for sheet in book.iterfind("m:sheets/m:sheet", _NS):
+                rel = target.get(sheet.get(f"{{{_NS['r']}}}id"), "")
+                part = rel.lstrip("/") if rel.startswith("/") else f"xl/{rel}"
+                if part not in names:
+                    continue
+                filled = [_cell_index(c.get("r")) for c in ET.fromstring(z.read(part)).iterfind(
+                          "m:sheetData/m:row/m:c", _NS)
+                          if c.get("r") and (c.find("m:v", _NS) is not None or c.find("m:is", _NS) is not None)]
+                if filled:
+                    out[sheet.get("name")] = (min(r for r, _ in filled) - 1, min(c for _, c in filled))
+    except (zipfile.BadZipFile, KeyError, ET.ParseError):
+        return {}
+    return out
+
+
 def _show_percent_cells(frame: pl.DataFrame, cells: set[tuple[int, int]]) -> pl.DataFrame:
     """Write percent-formatted cells as the statistician sees them ("0.9" → "90%")."""
     if not cells:
@@ -436,8 +465,10 @@ def read_file(path: Path, columns: Sequence[Column], table_zh: str, include_hidd
             parts.append(found)
     elif suffix in EXCEL_SUFFIXES:
         sheets, skips = _read_excel_sheets(path, include_hidden_sheets)
+        origins = xlsx_origins(path) if suffix != ".xls" else {}
         for sheet_name, cells in sheets.items():
-            found = _frame_from_cells(cells, path, sheet_name, None, columns, first_row_number=1)
+            first_row = origins.get(sheet_name, (0, 0))[0] + 1   # the grid starts at the first filled row
+            found = _frame_from_cells(cells, path, sheet_name, None, columns, first_row_number=first_row)
             if found:
                 parts.append(found)
             else:
