@@ -208,7 +208,7 @@ def main() -> int:
     for name, seconds, peak in results:
         print(f"{name:48s} {seconds:8.2f} {peak:12.0f}")
     print(f"{'files → published Parquet':48s} {to_parquet:8.2f}")
-    print(f"\ncompute core (units → indicators → school rule → CVs), same staged rows:")
+    print("\ncompute core (units → indicators → school rule → CVs), same staged rows:")
     print(f"{'  junheng (DuckDB SQL)':48s} {core:8.2f}")
     print(f"{'  plain vectorised pandas (bench/pandas_baseline.py)':48s} {pandas_s:8.2f} {pandas_peak:12.0f}")
     print(f"{'  ratio junheng / pandas':48s} {core / pandas_s:8.2f}   (largest CV difference {diff:.1e})")

@@ -51,22 +51,25 @@ class Published:
     unit_plan: pl.DataFrame
     province_plan: pl.DataFrame
 
+    def table(self, name: str) -> pl.DataFrame:
+        """A published table by its published name."""
+        return getattr(self, _FIELD_OF[name])
 
-def _read(out_dir: Path, table: str) -> pl.DataFrame:
-    return pl.read_parquet(out_dir / table / "**" / "*.parquet")
+
+# Published field → the published table it holds
+_TABLES = {"schools": "school_indicators", "cv": "county_cv", "scorecard": "county_scorecard",
+           "items": "county_items", "county_progress": "county_progress", "province_progress": "province_progress",
+           "county_plan": "county_plan", "unit_plan": "unit_plan", "province_plan": "province_plan"}
+_FIELD_OF = {table: field for field, table in _TABLES.items()}
 
 
 def load_published(out_dir: Path) -> Published:
     out_dir = Path(out_dir)
     meta = json.loads((out_dir / "reference" / "assumptions.json").read_text(encoding="utf-8"))
     return Published(
-        schools=_read(out_dir, "school_indicators"), cv=_read(out_dir, "county_cv"),
-        scorecard=_read(out_dir, "county_scorecard"), items=_read(out_dir, "county_items"),
-        county_progress=_read(out_dir, "county_progress"), province_progress=_read(out_dir, "province_progress"),
+        **{field: pl.read_parquet(out_dir / table / "**" / "*.parquet") for field, table in _TABLES.items()},
         milestones=pl.read_parquet(out_dir / "reference" / "milestones.parquet"),
         thresholds=pl.read_parquet(out_dir / "reference" / "indicator_thresholds.parquet"), assumptions=meta,
-        county_plan=_read(out_dir, "county_plan"), unit_plan=_read(out_dir, "unit_plan"),
-        province_plan=_read(out_dir, "province_plan"),
     )
 
 
@@ -79,14 +82,14 @@ def _csv(frame: pl.DataFrame, path: Path) -> None:
         flat.write_csv(f)
 
 
-def write_downloads(out_dir: Path, dest: Path, year: int) -> list[tuple[str, str]]:
+def write_downloads(pub: Published, dest: Path, year: int) -> list[tuple[str, str]]:
     """The latest year's published tables as CSV beside the pages; returns (label, link) pairs."""
     links = []
     for table, label in DOWNLOADS.items():
-        _csv(_read(out_dir, table).filter(pl.col("year") == year), dest / "data" / f"{table}.csv")
+        _csv(pub.table(table).filter(pl.col("year") == year), dest / "data" / f"{table}.csv")
         links.append((f"{label}（{year} 学年，全部县）", f"data/{table}.csv"))
     for table, label in SCHOOL_DOWNLOADS.items():
-        frame = _read(out_dir, table).filter(pl.col("year") == year)
+        frame = pub.table(table).filter(pl.col("year") == year)
         for (code,), part in frame.partition_by("province_code", as_dict=True).items():
             _csv(part, dest / "data" / code / f"{table}.csv")
             links.append((f"{label}（{year} 学年，{part['province'][0]}）", f"data/{code}/{table}.csv"))
@@ -117,7 +120,7 @@ def build_dashboards(out_dir: Path, dest: Path | None = None, run_time: str | No
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
 
-    downloads = write_downloads(out_dir, dest, pub_year)
+    downloads = write_downloads(pub, dest, pub_year)
     write("index.html", index_page(pub, pub_year, run_time, downloads,
                                    tuple(y for y in CHECKPOINT_YEARS if y >= pub_year)))
     year_cards = pub.scorecard.filter(pl.col("year") == pub_year)

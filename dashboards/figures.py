@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import polars as pl
 
+from junheng.brief import LEVEL_ZH
 from junheng.contract import INDICATORS
 
-LEVEL_ZH = {"primary": "小学", "junior": "初中"}
 STATUS_ZH = {"quality_balanced": "达到优质均衡", "not_yet": "尚未达到", "insufficient_data": "数据不足"}
 STATUS_COLOUR = {"quality_balanced": "#2f855a", "not_yet": "#c53030", "insufficient_data": "#718096"}
 IND_ZH = {i.code: i.zh for i in INDICATORS}

@@ -148,12 +148,10 @@ def item_gap(value, threshold, unit: str | None, op: str, verdict: str) -> str:
     return f"{word} {number(diff)} 个百分点" if unit == "%" else f"{word} {item_value(diff, unit, op)}"
 
 
-def items_table(items: pl.DataFrame, areas: set[str] | None = None) -> str:
+def items_table(items: pl.DataFrame) -> str:
     order = {a: k for k, a in enumerate(AREA_ZH)}
     rows = []
     for r in sorted(items.iter_rows(named=True), key=lambda r: (order[r["area"]], r["item"])):
-        if areas is not None and r["area"] not in areas:
-            continue
         cls = {"pass": "pass", "fail": "fail"}.get(r["verdict"], "missing")
         trend = TREND_ZH.get(r["trend_note"], "") + (f"，预计 {r['projected_pass_year']} 年达标"
                                                       if r["projected_pass_year"] else "")

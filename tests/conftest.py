@@ -96,6 +96,17 @@ def build_from_rows(con: duckdb.DuckDBPyConnection, rows: list[dict], county_row
     return con
 
 
+def build_folder(con: duckdb.DuckDBPyConnection, folder: Path) -> duckdb.DuckDBPyConnection:
+    """A folder of input files through ingest, staging, policy and every model, as a run does."""
+    steps.ingest(con, folder, steps.SCHOOLS)
+    steps.ingest(con, folder, steps.COUNTIES)
+    steps.stage(con, steps.SCHOOLS)
+    steps.stage(con, steps.COUNTIES)
+    steps.load_policy(con, Policy.load())
+    steps.build(con)
+    return con
+
+
 @pytest.fixture
 def assess(tmp_path: Path):
     """Run staging, policy and every SQL model on hand-made rows; returns the connection."""

@@ -219,7 +219,7 @@ def test_junheng_plan_prints_the_county_plan_from_the_published_tables(published
     text = capsys.readouterr().out
     assert f"{plan['county_name']}（{plan['county_code']}） 2024 学年 · 如何达标" in text
     assert f"专任教师 {plan['teachers_added']:,.0f} 名" in text
-    assert f"一次性投入约 " in text and "两者分列，不相加" in text
+    assert "一次性投入约 " in text and "两者分列，不相加" in text
     # every school the plan touches is named
     schools = read(published, "unit_plan").filter(pl.col("county_code") == plan["county_code"])
     for name in schools["school_name"].unique().to_list():

@@ -9,11 +9,11 @@ import duckdb
 import polars as pl
 import pytest
 
+from conftest import build_folder
 from junheng import steps
 from junheng.exports import booklet_for, header_paths, load_booklets, norm, read_export
 from junheng.ingest import InputFilesError, read_files
 from junheng.contract import SCHOOL_COLUMNS
-from junheng.policy import Policy
 from junheng.sample import generate_sample
 from junheng.sample_exports import ExportColumn, _booklets, _sheet_rows, _write_xls, _write_xlsx, write_exports
 
@@ -42,15 +42,6 @@ def test_a_file_is_recognised_by_its_booklet_name():
     assert booklet_for(Path("会议纪要.xlsx"), booklets) is None
 
 
-def _build(con, folder: Path) -> None:
-    steps.ingest(con, folder, steps.SCHOOLS)
-    steps.ingest(con, folder, steps.COUNTIES)
-    steps.stage(con, steps.SCHOOLS)
-    steps.stage(con, steps.COUNTIES)
-    steps.load_policy(con, Policy.load())
-    steps.build(con)
-
-
 def test_the_sample_as_exports_gives_the_same_results_as_the_flat_sample(tmp_path):
     exports = tmp_path / "exports"
     written = write_exports(generate_sample(), exports)
@@ -58,8 +49,8 @@ def test_the_sample_as_exports_gives_the_same_results_as_the_flat_sample(tmp_pat
     (exports / "counties.xlsx").write_bytes((SAMPLE / "xlsx" / "counties.xlsx").read_bytes())
     flat, from_exports = duckdb.connect(str(tmp_path / "a.duckdb")), duckdb.connect(str(tmp_path / "b.duckdb"))
     try:
-        _build(flat, SAMPLE / "csv")
-        _build(from_exports, exports)
+        build_folder(flat, SAMPLE / "csv")
+        build_folder(from_exports, exports)
         assert from_exports.sql("select count(*) from quarantine_schools").fetchall()[0][0] == 0
         for table, keys in (("school_indicators", "year, school_id, level"),
                             ("county_cv", "year, county_code, level, indicator"),

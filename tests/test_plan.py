@@ -13,11 +13,10 @@ import polars as pl
 import pytest
 from scipy.optimize import minimize
 
-from conftest import COUNTY, one, school
+from conftest import build_folder, one, school
 from junheng import steps, warehouse
 from junheng.contract import RESOURCES
 from junheng.plan import K, solve_level, water_fill, weighted_cv
-from junheng.policy import Policy
 
 SAMPLE_CSV = Path(__file__).resolve().parents[1] / "data" / "sample" / "csv"
 
@@ -205,12 +204,7 @@ def apply_plan(raw: pl.DataFrame, plan: pl.DataFrame) -> pl.DataFrame:
 def test_applying_the_plan_makes_every_planned_county_pass_its_resource_part(tmp_path):
     con = duckdb.connect(str(tmp_path / "closure.duckdb"))
     try:
-        steps.ingest(con, SAMPLE_CSV, steps.SCHOOLS)
-        steps.ingest(con, SAMPLE_CSV, steps.COUNTIES)
-        steps.stage(con, steps.SCHOOLS)
-        steps.stage(con, steps.COUNTIES)
-        steps.load_policy(con, Policy.load())
-        steps.build(con)
+        build_folder(con, SAMPLE_CSV)
         planned = con.sql("select year, county_code from county_plan where feasible order by all").fetchall()
         not_yet = con.sql("select year, county_code from county_scorecard where resource_ok is distinct from true "
                           "order by all").fetchall()

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from junheng.contract import INDICATORS, RESOURCES
+from junheng.contract import INDICATORS, LEVEL_NAMES_ZH, LEVELS, RESOURCES
 
-LEVEL_ZH = {"primary": "小学", "junior": "初中"}
+LEVEL_ZH = {lv: LEVEL_NAMES_ZH[lv] for lv in LEVELS}   # the assessed levels, in order
 RESOURCE = {r.indicator: r for r in RESOURCES}
 INDICATOR_ZH = {i.code: i.zh for i in INDICATORS}
 

@@ -106,33 +106,6 @@ def booklet_for(path: Path, booklets: Sequence[Booklet]) -> Booklet | None:
 # ---- cells and merged ranges ---------------------------------------------------------------------
 
 
-def _xlsx_merges(path: Path) -> dict[str, list[tuple[int, int, int, int]]]:
-    """Per sheet, its merged ranges as 0-based (first row, first col, last row, last col)."""
-    import zipfile
-    from xml.etree import ElementTree as ET
-
-    from junheng.ingest import _NS, _cell_index
-
-    out: dict[str, list[tuple[int, int, int, int]]] = {}
-    with zipfile.ZipFile(path) as z:
-        names = set(z.namelist())
-        book = ET.fromstring(z.read("xl/workbook.xml"))
-        rels = ET.fromstring(z.read("xl/_rels/workbook.xml.rels"))
-        target = {r.get("Id"): r.get("Target") for r in rels}
-        for sheet in book.iterfind("m:sheets/m:sheet", _NS):
-            rel = target.get(sheet.get(f"{{{_NS['r']}}}id"), "")
-            part = rel.lstrip("/") if rel.startswith("/") else f"xl/{rel}"
-            ranges = []
-            if part in names:
-                for m in ET.fromstring(z.read(part)).iterfind("m:mergeCells/m:mergeCell", _NS):
-                    first, _, last = (m.get("ref") or "").partition(":")
-                    if first and last:
-                        (r0, c0), (r1, c1) = _cell_index(first), _cell_index(last)
-                        ranges.append((r0 - 1, c0, r1 - 1, c1))
-            out[sheet.get("name")] = ranges
-    return out
-
-
 def _sheets(path: Path, include_hidden: bool) -> tuple[dict[str, tuple[list[list[str | None]], list, int]], list]:
     """Every visible sheet as rows of text cells, its merged ranges in those rows' terms, and the
     sheet row number of the first row less one (.xlsx and .xls)."""
@@ -160,14 +133,13 @@ def _sheets(path: Path, include_hidden: bool) -> tuple[dict[str, tuple[list[list
             out[sheet.name] = (rows, [(r0, c0, r1 - 1, c1 - 1) for r0, r1, c0, c1 in sheet.merged_cells], 0)
         return out, skips
     frames, skips = _read_excel_sheets(path, include_hidden)
-    from junheng.ingest import xlsx_origins
+    from junheng.ingest import SheetLayout, xlsx_layouts
 
-    merges, origins = _xlsx_merges(path), xlsx_origins(path)
+    layouts = xlsx_layouts(path)
     out = {}
     for name, f in frames.items():
-        row0, col0 = origins.get(name, (0, 0))   # the cell reader's grid starts at the first filled cell
-        ranges = [(r0 - row0, c0 - col0, r1 - row0, c1 - col0) for r0, c0, r1, c1 in merges.get(name, [])]
-        out[name] = ([list(r) for r in f.iter_rows()], ranges, row0)
+        layout = layouts.get(name, SheetLayout((0, 0), ()))
+        out[name] = ([list(r) for r in f.iter_rows()], list(layout.merges), layout.origin[0])
     return out, skips
 
 

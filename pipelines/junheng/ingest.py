@@ -252,6 +252,20 @@ def _cell_index(ref: str) -> tuple[int, int]:
     return int(ref[len(letters):]), col - 1
 
 
+def _xlsx_sheet_xml(z, names: set[str]):
+    """Each worksheet of an open .xlsx zip: its name and its parsed XML part."""
+    from xml.etree import ElementTree as ET
+
+    book = ET.fromstring(z.read("xl/workbook.xml"))
+    rels = ET.fromstring(z.read("xl/_rels/workbook.xml.rels"))
+    target = {r.get("Id"): r.get("Target") for r in rels}
+    for sheet in book.iterfind("m:sheets/m:sheet", _NS):
+        rel = target.get(sheet.get(f"{{{_NS['r']}}}id"), "")
+        part = rel.lstrip("/") if rel.startswith("/") else f"xl/{rel}"
+        if part in names:
+            yield sheet.get("name"), ET.fromstring(z.read(part))
+
+
 def percent_cells(path: Path) -> dict[str, set[tuple[int, int]]]:
     """Per worksheet of an .xlsx, the (row, column) of every cell shown in a percent format:
     such a cell typed "90%" holds 0.9, and only its format tells. Read from the workbook's XML
@@ -272,46 +286,44 @@ def percent_cells(path: Path) -> dict[str, set[tuple[int, int]]]:
             percent_styles = {str(i) for i, f in enumerate(xfs) if f in _PERCENT_BUILTIN_FORMATS | custom}
             if not percent_styles:
                 return out
-            book = ET.fromstring(z.read("xl/workbook.xml"))
-            rels = ET.fromstring(z.read("xl/_rels/workbook.xml.rels"))
-            target = {r.get("Id"): r.get("Target") for r in rels}
-            for sheet in book.iterfind("m:sheets/m:sheet", _NS):
-                rel = target.get(sheet.get(f"{{{_NS['r']}}}id"), "")
-                part = rel.lstrip("/") if rel.startswith("/") else f"xl/{rel}"
-                if part not in names:
-                    continue
-                cells = {_cell_index(c.get("r")) for c in ET.fromstring(z.read(part)).iterfind(".//m:c", _NS)
-                         if c.get("s") in percent_styles and c.get("r")}
-                out[sheet.get("name")] = cells
+            for name, xml in _xlsx_sheet_xml(z, names):
+                out[name] = {_cell_index(c.get("r")) for c in xml.iterfind(".//m:c", _NS)
+                             if c.get("s") in percent_styles and c.get("r")}
     except (zipfile.BadZipFile, KeyError, ET.ParseError):
         return {}
     return out
 
 
-def xlsx_origins(path: Path) -> dict[str, tuple[int, int]]:
-    """Per worksheet of an .xlsx, the 0-based row and column of its first cell holding a value:
-    the cell reader returns the grid from there, not from A1, so row numbers and merged ranges
-    are shifted by it."""
+@dataclass(frozen=True)
+class SheetLayout:
+    """Where an .xlsx sheet's grid starts, and its merged ranges in that grid's terms."""
+
+    origin: tuple[int, int]                        # 0-based row and column of the first cell holding a value
+    merges: tuple[tuple[int, int, int, int], ...]  # (first row, first col, last row, last col), from origin
+
+
+def xlsx_layouts(path: Path) -> dict[str, SheetLayout]:
+    """Per worksheet of an .xlsx, its :class:`SheetLayout`. The cell reader returns the grid from
+    the first cell holding a value, not from A1, so row numbers and merged ranges are shifted by
+    the origin."""
     import zipfile
     from xml.etree import ElementTree as ET
 
-    out: dict[str, tuple[int, int]] = {}
+    out: dict[str, SheetLayout] = {}
     try:
         with zipfile.ZipFile(path) as z:
-            names = set(z.namelist())
-            book = ET.fromstring(z.read("xl/workbook.xml"))
-            rels = ET.fromstring(z.read("xl/_rels/workbook.xml.rels"))
-            target = {r.get("Id"): r.get("Target") for r in rels}
-            for sheet in book.iterfind("m:sheets/m:sheet", _NS):
-                rel = target.get(sheet.get(f"{{{_NS['r']}}}id"), "")
-                part = rel.lstrip("/") if rel.startswith("/") else f"xl/{rel}"
-                if part not in names:
-                    continue
-                filled = [_cell_index(c.get("r")) for c in ET.fromstring(z.read(part)).iterfind(
-                          "m:sheetData/m:row/m:c", _NS)
+            for name, xml in _xlsx_sheet_xml(z, set(z.namelist())):
+                filled = [_cell_index(c.get("r")) for c in xml.iterfind("m:sheetData/m:row/m:c", _NS)
                           if c.get("r") and (c.find("m:v", _NS) is not None or c.find("m:is", _NS) is not None)]
-                if filled:
-                    out[sheet.get("name")] = (min(r for r, _ in filled) - 1, min(c for _, c in filled))
+                row0 = min((r for r, _ in filled), default=1) - 1
+                col0 = min((c for _, c in filled), default=0)
+                merges = []
+                for m in xml.iterfind("m:mergeCells/m:mergeCell", _NS):
+                    first, _, last = (m.get("ref") or "").partition(":")
+                    if first and last:
+                        (r0, c0), (r1, c1) = _cell_index(first), _cell_index(last)
+                        merges.append((r0 - 1 - row0, c0 - col0, r1 - 1 - row0, c1 - col0))
+                out[name] = SheetLayout((row0, col0), tuple(merges))
     except (zipfile.BadZipFile, KeyError, ET.ParseError):
         return {}
     return out
@@ -465,9 +477,10 @@ def read_file(path: Path, columns: Sequence[Column], table_zh: str, include_hidd
             parts.append(found)
     elif suffix in EXCEL_SUFFIXES:
         sheets, skips = _read_excel_sheets(path, include_hidden_sheets)
-        origins = xlsx_origins(path) if suffix != ".xls" else {}
+        layouts = xlsx_layouts(path) if suffix != ".xls" else {}
         for sheet_name, cells in sheets.items():
-            first_row = origins.get(sheet_name, (0, 0))[0] + 1   # the grid starts at the first filled row
+            layout = layouts.get(sheet_name)
+            first_row = (layout.origin[0] if layout else 0) + 1   # the grid starts at the first filled row
             found = _frame_from_cells(cells, path, sheet_name, None, columns, first_row_number=first_row)
             if found:
                 parts.append(found)

@@ -129,7 +129,6 @@ def fill_cost(values: np.ndarray, bounds: np.ndarray, weights: np.ndarray, ceili
 @dataclass
 class LevelPlan:
     values: np.ndarray      # (n, K) per-student values planned (before rounding)
-    exempted: list[tuple[int, ...]]  # per unit: the indicators it may miss
     cost: float             # Σ price × resource added, before rounding
     proven_cheapest: bool
     filled: np.ndarray      # (n, K) bool: the value is set by water-filling (a CV), not the school rule
@@ -234,7 +233,7 @@ def solve_level(students: np.ndarray, amounts: np.ndarray, thresholds: np.ndarra
         cost += prices[k] * added
     if not proven:
         gap = max(0.0, -below_cost / cost) if cost > 0 else 0.0
-    return LevelPlan(values, choice, cost, proven, filled, gap)
+    return LevelPlan(values, cost, proven, filled, gap)
 
 
 def _search(choice, open_units, open_options, binding, separable, saving, x, full, relaxed, w, ceiling, prices):
@@ -337,9 +336,7 @@ class CountyPlan:
     received: np.ndarray         # (n, K) what each unit's figures rise by
     school_add: np.ndarray       # (n, K) what the unit's whole school adds (facilities; = received for teachers)
     reason: np.ndarray           # (n, K) 'school_rule' | 'cv' | ''
-    continuous_cost: float
     proven_cheapest: bool
-    repair_rounds: int
     passes: bool
     gap_bound: float = 0.0       # continuous cost at most this share above the cheapest (0 when proven)
 
@@ -385,7 +382,7 @@ def plan_county(units: CountyUnits) -> CountyPlan:
     gap = above_cheapest / cost if cost > 0 else 0.0
 
     schools, school_index = np.unique(units.school_id, return_inverse=True)
-    for rounds in range(REPAIR_ROUNDS):
+    for _ in range(REPAIR_ROUNDS):
         wanted = np.maximum(target * w[:, None] - units.amounts, 0)
         received = np.zeros_like(wanted)
         school_add = np.zeros_like(wanted)
@@ -411,14 +408,14 @@ def plan_county(units: CountyUnits) -> CountyPlan:
             target[rows, k] = np.maximum(target[rows, k], y)
             reason[raise_rows, k] = "cv"
     else:
-        return CountyPlan(received, school_add, reason, cost, proven, REPAIR_ROUNDS, False, gap)
+        return CountyPlan(received, school_add, reason, proven, False, gap)
 
     # a section that receives part of an addition made for its sibling carries the sibling's reason
     for k in np.flatnonzero(units.facility):
         for i in np.flatnonzero((received[:, k] > 0) & (reason[:, k] == "")):
             siblings = np.flatnonzero((school_index == school_index[i]) & (reason[:, k] != ""))
             reason[i, k] = reason[siblings[0], k] if len(siblings) else "school_rule"
-    return CountyPlan(received, school_add, reason, cost, proven, rounds, True, gap)
+    return CountyPlan(received, school_add, reason, proven, True, gap)
 
 
 # ---- 4. the unit_plan table -------------------------------------------------------------------------

@@ -25,6 +25,7 @@ import polars as pl
 from junheng.contract import (
     FIRST_YEAR,
     LAST_YEAR,
+    LEVEL_NAMES_ZH,
     BOOL_FALSE,
     BOOL_TRUE,
     COUNTY_COLUMNS,
@@ -658,7 +659,7 @@ def stage_schools(raw: pl.DataFrame, checks: InputChecks | None = None) -> Stage
     for col in SCHOOL_COLUMNS:
         if col.required in ("primary", "junior", "senior") and col.kind in ("int", "float"):
             v = pl.col(_p(col.name))
-            level_zh = {"primary": "小学", "junior": "初中", "senior": "高中"}[col.required]
+            level_zh = LEVEL_NAMES_ZH[col.required]
             probs.add(
                 pl.col("__type").is_not_null() & ~_required_mask(col) & v.is_not_null() & (v != 0), col.name,
                 "level_not_taught",
@@ -689,7 +690,7 @@ def stage_schools(raw: pl.DataFrame, checks: InputChecks | None = None) -> Stage
         )
     for level in ("primary", "junior"):
         students, teachers = pl.col(_p(f"{level}_students")), pl.col(_p(f"{level}_teachers"))
-        zh_level = {"primary": "小学", "junior": "初中"}[level]
+        zh_level = LEVEL_NAMES_ZH[level]
         probs.add(
             pl.col("__type").is_in(_types_with(level)) & (students > 0) & (teachers == 0),
             f"{level}_teachers", "students_without_teachers",

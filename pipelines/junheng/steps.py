@@ -24,7 +24,7 @@ from junheng.contract import (
     TYPE_LEVELS,
     Column,
 )
-from junheng.ingest import InputFileError, InputFilesError, empty_raw, read_files, survey_folder
+from junheng.ingest import InputFileError, InputFilesError, read_files, survey_folder
 from junheng.milestones import load_milestones
 from junheng.models import ALL_YEARS_MODELS, YEAR_MODELS
 from junheng.policy import InputChecks, Policy
