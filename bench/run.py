@@ -184,6 +184,34 @@ def change_one_province(inbox: Path) -> Path:
     return changed
 
 
+def _readme_rows(results, to_parquet: float, core: float, pandas_s: float, pandas_peak: float) -> list:
+    """The steps grouped as the README shows them: (label, seconds, peak MB or None)."""
+    def group(label, test):
+        chosen = [(s, p) for name, s, p in results if test(name)]
+        return (label, sum(s for s, _ in chosen), max(p for _, p in chosen))
+
+    def named(label, start):
+        return group(label, lambda n: n.startswith(start))
+
+    plan = {p.split(" ")[0] for p in PLAN}
+    yearly = {m.name for m in YEAR_MODELS} - plan
+    return [
+        named("ingest (31 province files → raw_*)", "ingest"),
+        named("staging (validate → stg_*, quarantine)", "staging"),
+        group("SQL models, yearly (units → … → scorecard)", lambda n: n.strip() in yearly),
+        group("the plan to pass (unit_gaps, unit_plan, county_plan, province_plan)",
+              lambda n: n.strip().split(" ")[0] in plan),
+        group("SQL models, all years (items, progress)",
+              lambda n: n.endswith("(all years)") and n.strip().split(" ")[0] not in plan),
+        named(f"publish Parquet ({len(PUBLISHED_MODELS)} tables)", "publish Parquet"),
+        ("**files → published Parquet**", to_parquet, None),
+        named("validation (Great Expectations)", "validation"),
+        named("dashboards (every page, from the Parquet)", "dashboards"),
+        ("compute core, junheng (units → indicators → school rule → CVs)", core, None),
+        ("compute core, plain pandas baseline, same rows", pandas_s, pandas_peak),
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--counties", type=int, default=2850)
@@ -218,6 +246,7 @@ def main() -> int:
           f"{planned['proven']:,} proven cheapest):")
     print(f"{'  unit_gaps + unit_plan + county_plan + province_plan':48s} {plan_s:8.2f}")
 
+    table = _readme_rows(results, to_parquet, core, pandas_s, pandas_peak)
     dag_s, dag_peak = through_dagster(inbox, OUT / "dagster-out", OUT / "dagster.duckdb", sampler)
     print(f"\n{'junheng run end to end (Dagster, checks, docs, dashboards)':48s} {dag_s:8.2f} {dag_peak:12.0f}")
     changed = change_one_province(inbox)
@@ -226,6 +255,8 @@ def main() -> int:
     biggest = max((p for p in (ctx["published"] / "dashboards").rglob("*.html")), key=lambda p: p.stat().st_size)
     print(f"largest dashboard page: {biggest.relative_to(ctx['published'])} {biggest.stat().st_size / 1e6:.2f} MB")
 
+    table += [("`junheng run` end to end (Dagster, checks, Data Docs, dashboards)", dag_s, dag_peak),
+              ("rerun after one province's file changed (everything recomputed)", re_s, re_peak)]
     if args.years > 1:
         years = list(range(args.year - args.years + 1, args.year + 1))
         many = national_inbox(years, args.counties, args.schools)
@@ -233,6 +264,13 @@ def main() -> int:
             p.unlink()
         many_s, many_peak = through_dagster(many, OUT / "many-out", OUT / "many.duckdb", sampler)
         print(f"{f'{args.years} national years end to end':48s} {many_s:8.2f} {many_peak:12.0f}")
+        table.append((f"{args.years} national years end to end ({args.years * ctx['staged'].height:,} records)",
+                      many_s, many_peak))
+    print("\nThe README's table (bench/out/readme_table.md):")
+    markdown = "\n".join(["| step | wall s | peak RSS MB |", "|---|---:|---:|"] + [
+        f"| {name} | {seconds:.1f} | {'' if peak is None else f'{peak:,.0f}'} |" for name, seconds, peak in table])
+    (OUT / "readme_table.md").write_text(markdown + "\n", encoding="utf-8")
+    print(markdown)
     print(f"peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     return 0
 

@@ -19,7 +19,9 @@ import json
 import os
 import shutil
 import time
-from dataclasses import dataclass
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import polars as pl
@@ -55,6 +57,12 @@ class Published:
         """A published table by its published name."""
         return getattr(self, _FIELD_OF[name])
 
+    def restricted(self, provinces: list[str]) -> Published:
+        """The same tables, only the rows of ``provinces``."""
+        keep = pl.col("province_code").is_in(provinces)
+        return Published(**{f.name: (v.filter(keep) if isinstance(v, pl.DataFrame) and "province_code" in v.columns
+                                     else v) for f in fields(self) for v in [getattr(self, f.name)]})
+
 
 # Published field → the published table it holds
 _TABLES = {"schools": "school_indicators", "cv": "county_cv", "scorecard": "county_scorecard",
@@ -63,13 +71,21 @@ _TABLES = {"schools": "school_indicators", "cv": "county_cv", "scorecard": "coun
 _FIELD_OF = {table: field for field, table in _TABLES.items()}
 
 
-def load_published(out_dir: Path) -> Published:
+def load_published(out_dir: Path, provinces: list[str] | None = None) -> Published:
+    """The published tables; with ``provinces``, only those provinces' rows."""
     out_dir = Path(out_dir)
     meta = json.loads((out_dir / "reference" / "assumptions.json").read_text(encoding="utf-8"))
+
+    def read(path: Path) -> pl.DataFrame:
+        frame = pl.scan_parquet(path)
+        if provinces is not None and "province_code" in frame.collect_schema():
+            frame = frame.filter(pl.col("province_code").is_in(provinces))
+        return frame.collect()
+
     return Published(
-        **{field: pl.read_parquet(out_dir / table / "**" / "*.parquet") for field, table in _TABLES.items()},
-        milestones=pl.read_parquet(out_dir / "reference" / "milestones.parquet"),
-        thresholds=pl.read_parquet(out_dir / "reference" / "indicator_thresholds.parquet"), assumptions=meta,
+        **{field: read(out_dir / table / "**" / "*.parquet") for field, table in _TABLES.items()},
+        milestones=read(out_dir / "reference" / "milestones.parquet"),
+        thresholds=read(out_dir / "reference" / "indicator_thresholds.parquet"), assumptions=meta,
     )
 
 
@@ -115,22 +131,66 @@ def build_dashboards(out_dir: Path, dest: Path | None = None, run_time: str | No
     for asset in ASSETS.iterdir():
         shutil.copyfile(asset, dest / "assets" / asset.name)
 
-    def write(rel: str, text: str) -> None:
-        path = dest / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+    year_cards = pub.scorecard.filter(pl.col("year") == pub_year)
+    # County pages are independent: shared out by province between processes, one per core
+    # (each reads only its own provinces' rows); this process writes the index, the provinces
+    # and the first share meanwhile.
+    counties = dict(year_cards.group_by("province_code").len().iter_rows())
+    shares = _shares(counties, min(os.cpu_count() or 1, MAX_WORKERS) if len(year_cards) >= PARALLEL_FROM else 1)
+    with ProcessPoolExecutor(max(1, len(shares) - 1), mp_context=multiprocessing.get_context("spawn")) as pool:
+        others = [pool.submit(county_pages, out_dir, dest, pub_year, share) for share in shares[1:]]
+        _overview_pages(pub, dest, pub_year, run_time)
+        pages = _county_pages(pub.restricted(shares[0]) if others else pub, dest, pub_year)
+        pages += sum(f.result() for f in others)
+    _swap_in(dest, final)
+    return {"pages": pages + 1 + len(counties), "seconds": time.perf_counter() - started, "dest": str(final)}
 
+
+def _overview_pages(pub: Published, dest: Path, pub_year: int, run_time: str) -> None:
+    """The index (with the downloads) and a page per province."""
     downloads = write_downloads(pub, dest, pub_year)
-    write("index.html", index_page(pub, pub_year, run_time, downloads,
-                                   tuple(y for y in CHECKPOINT_YEARS if y >= pub_year)))
+    _write(dest, "index.html", index_page(pub, pub_year, run_time, downloads,
+                                          tuple(y for y in CHECKPOINT_YEARS if y >= pub_year)))
     year_cards = pub.scorecard.filter(pl.col("year") == pub_year)
     year_cv = pub.cv.filter(pl.col("year") == pub_year)
     year_items = pub.items.filter(pl.col("year") == pub_year)
     for code in sorted(year_cards.get_column("province_code").unique()):
-        write(f"province/{code}.html", province_page(
+        _write(dest, f"province/{code}.html", province_page(
             code, pub_year, pub, year_cards.filter(pl.col("province_code") == code),
             year_cv.filter(pl.col("province_code") == code), year_items.filter(pl.col("province_code") == code)))
 
+
+PARALLEL_FROM = 300   # counties: fewer are written in this process alone
+MAX_WORKERS = 4
+
+
+def _shares(counties: dict[str, int], n: int) -> list[list[str]]:
+    """Provinces split into ``n`` groups of about equal county counts (largest first, each to
+    the group with fewest so far); groups left empty are dropped."""
+    groups: list[list[str]] = [[] for _ in range(max(1, n))]
+    sizes = [0] * len(groups)
+    for code in sorted(counties, key=lambda c: (-counties[c], c)):
+        k = sizes.index(min(sizes))
+        groups[k].append(code)
+        sizes[k] += counties[code]
+    return [g for g in groups if g]
+
+
+def _write(dest: Path, rel: str, text: str) -> None:
+    path = dest / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def county_pages(out_dir: Path, dest: Path, pub_year: int, provinces: list[str]) -> int:
+    """Write the county pages of ``provinces`` (in a worker process); returns how many."""
+    return _county_pages(load_published(out_dir, provinces), dest, pub_year)
+
+
+def _county_pages(pub: Published, dest: Path, pub_year: int) -> int:
+    year_cards = pub.scorecard.filter(pl.col("year") == pub_year)
+    year_cv = pub.cv.filter(pl.col("year") == pub_year)
+    year_items = pub.items.filter(pl.col("year") == pub_year)
     thresholds = _thresholds(pub.thresholds)
     floor_share = dict(pub.thresholds.select("province_code", "floor_share").unique().iter_rows())
     parts = {
@@ -149,11 +209,10 @@ def build_dashboards(out_dir: Path, dest: Path | None = None, run_time: str | No
     for (code,) in parts["scorecard"]:
         d = {k: v.get((code,), empty[k]) for k, v in parts.items()}
         province = d["scorecard"]["province_code"][0]
-        write(f"county/{code}.html", county_page(code, pub_year, d, thresholds.get(province, {}), floor_share[province]))
+        _write(dest, f"county/{code}.html",
+               county_page(code, pub_year, d, thresholds.get(province, {}), floor_share[province]))
         pages += 1
-    _swap_in(dest, final)
-    return {"pages": pages + 1 + year_cards["province_code"].n_unique(), "seconds": time.perf_counter() - started,
-            "dest": str(final)}
+    return pages
 
 
 def _swap_in(new: Path, final: Path) -> None:

@@ -43,6 +43,31 @@ def test_pages_for_every_province_and_county(published):
     assert sorted(p.stem for p in (d / "county").glob("*.html")) == sorted(cards["county_code"])
 
 
+def test_pages_shared_between_processes_are_the_pages_written_in_one(published, tmp_path, monkeypatch):
+    """A national run writes county pages in several processes, a province each at a time."""
+    from dashboards import build
+
+    monkeypatch.setattr(build, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(build.os, "cpu_count", lambda: 3)
+    shared = build.build_dashboards(published, tmp_path / "shared", run_time="2024-10-01 06:00")
+    monkeypatch.setattr(build, "PARALLEL_FROM", 10**9)
+    alone = build.build_dashboards(published, tmp_path / "alone", run_time="2024-10-01 06:00")
+    assert shared["pages"] == alone["pages"] == len(list((tmp_path / "alone").rglob("*.html")))
+    files = sorted(p.relative_to(tmp_path / "alone") for p in (tmp_path / "alone").rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(tmp_path / "shared") for p in (tmp_path / "shared").rglob("*") if p.is_file())
+    for rel in files:
+        assert (tmp_path / "shared" / rel).read_bytes() == (tmp_path / "alone" / rel).read_bytes(), rel
+
+
+def test_provinces_are_shared_out_by_their_county_counts():
+    from dashboards.build import _shares
+
+    shares = _shares({"52": 88, "32": 95, "35": 84, "65": 96, "11": 16}, 2)
+    assert sorted(code for share in shares for code in share) == ["11", "32", "35", "52", "65"]
+    assert shares == [["65", "35", "11"], ["32", "52"]]   # 196 and 183 counties
+    assert _shares({"52": 3}, 4) == [["52"]]
+
+
 def test_no_network_references_and_plotly_shipped(published):
     d = published / "dashboards"
     assert (d / "assets" / "plotly.min.js").stat().st_size > 1_000_000

@@ -93,6 +93,35 @@ def test_teaching_point_merged_into_parent_when_switched(assess):
     assert one(con, "select reason from unit_exclusions") == "merged_into_parent"
 
 
+def test_school_taking_in_teaching_points_sums_exactly_in_any_row_order(assess):
+    """Two points into a primary school (sums of three rows), and a junior school whose only
+    primary rows are its point's: that unit keeps the point's name and counts as a school."""
+    policy = Policy.load()
+    policy.national["units"]["merge_teaching_points_into_parent"] = True
+    rows = [
+        school("1000000001", primary=300, teaching_aux_area_m2=1350.1),
+        school("1000000002", "小学教学点", primary=60, parent_school_id="1000000001", location="乡村",
+               teaching_aux_area_m2=270.2),
+        school("1000000003", "小学教学点", primary=70, parent_school_id="1000000001", location="乡村",
+               teaching_aux_area_m2=315.3),
+        school("1000000004", "初级中学", junior=400),
+        school("1000000005", "小学教学点", primary=55, parent_school_id="1000000004", location="乡村",
+               teaching_aux_area_m2=250.7),
+    ]
+    query = ("select school_id, level, school_name, unit_kind, merged_teaching_points, students, teaching_area_m2 "
+             "from school_units order by school_id, level")
+    forward = assess(rows, policy).sql(query).fetchall()
+    assert assess(rows[::-1], policy).sql(query).fetchall() == forward  # the same bits
+    indoor = rows[0]["indoor_sports_area_m2"]  # moved to sports by default; one value for every row here
+    assert all(r["indoor_sports_area_m2"] == indoor for r in rows)
+    assert forward == [
+        ("1000000001", "primary", "学校1000000001", "school", 2, 430,
+         pytest.approx(1350.1 + 270.2 + 315.3 - 3 * indoor, rel=1e-12)),
+        ("1000000004", "junior", "学校1000000004", "school", 0, 400, pytest.approx(rows[3]["teaching_aux_area_m2"] - indoor)),
+        ("1000000004", "primary", "学校1000000005", "school", 0, 55, pytest.approx(250.7 - indoor, rel=1e-12)),
+    ]
+
+
 def test_private_schools_included_by_default_and_switchable(assess):
     rows = [school("1000000001", primary=300), school("1000000002", primary=200, ownership="民办")]
     assert one(assess(rows), "select count(*) from school_units") == 2

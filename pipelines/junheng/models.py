@@ -5,7 +5,8 @@ The Dagster assets (:mod:`junheng.assets`), the test helpers, the benchmark and 
 list are all derived from ``MODELS``; a model added here appears everywhere at once.
 
 Each model is one SQL file ``sql/**/<name>.sql`` (a ``SELECT``) written to the table of the
-same name, or, where the work is a search rather than a query (the plan to pass), a Python
+same name (or defined as a view of that name, where computing it when read is cheaper than
+storing it: ``view``), or, where the work is a search rather than a query (the plan to pass), a Python
 function named by ``python`` that returns the year's rows:
   scope ``year``       one school year at a time (the year in ``getvariable('run_year')``),
                        partitioned by year in Dagster;
@@ -51,6 +52,7 @@ class Model:
     may_be_empty: bool = False
     checks: tuple[Check, ...] = field(default_factory=tuple)
     python: str | None = None          # "module:function" (con, year) -> polars frame, instead of SQL
+    view: bool = False                 # a view over its upstream, not stored (every reader filters the year)
 
     @property
     def asset_upstream(self) -> tuple[str, ...]:
@@ -76,7 +78,7 @@ MODELS: tuple[Model, ...] = (
     Model("unit_indicators",
           "每个评估单元的各项指标（优质均衡七项与基本均衡八项），每项一列。"
           " Every indicator of every unit, one column each (the seven of 2017 and the eight of 2012).",
-          ("school_units",), ("year", "school_id", "level")),
+          ("school_units",), ("year", "school_id", "level"), view=True),
     Model("school_indicators",
           "学校资源配置七项指标及达标判定（至少6项达标且其余不低于标准的85%）。"
           " The seven resource indicators per unit and the school rule (6 of 7, 85% floor).",
@@ -140,7 +142,7 @@ MODELS: tuple[Model, ...] = (
           "差距：每个评估单元每项指标距标准（及标准的85%）还差多少（名、平方米、元、间）。"
           " Per unit and indicator, what must be added to reach the threshold, and 85% of it, in natural units.",
           ("school_units", "policy_plan_costs", "policy_level_thresholds", "policy_province"),
-          ("year", "school_id", "level", "indicator"), published=True),
+          ("year", "school_id", "level", "indicator"), published=True, view=True),
     Model("unit_plan",
           "达标方案（学校）：使县域资源配置达标的最省投入，逐校逐项。 The cheapest additions, unit by unit and"
           " indicator by indicator, after which the county passes the resource part (see junheng/plan.py).",

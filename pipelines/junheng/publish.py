@@ -13,11 +13,12 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Iterator
 
 import duckdb
 import polars as pl
 
-from junheng.contract import COUNTY_COLUMNS, PUBLISHED, QUARANTINE_COLUMNS, SCHOOL_COLUMNS, OutColumn
+from junheng.contract import COUNTY_COLUMNS, PUBLISHED, QUARANTINE_COLUMNS, SCHOOL_COLUMNS
 from junheng.models import PUBLISHED_KEYS
 
 _UMASK = os.umask(0)
@@ -25,16 +26,19 @@ os.umask(_UMASK)
 
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write; on success it is flushed to disk and renamed
+    over ``path``, on failure removed."""
     path.parent.mkdir(parents=True, exist_ok=True)
     for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a run that was killed mid-write
         with contextlib.suppress(OSError):
             stale.unlink()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
+        yield Path(tmp)
+        with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; published files are for everyone
         os.replace(tmp, path)
@@ -44,6 +48,11 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
 def atomic_write_parquet(frame: pl.DataFrame, path: Path) -> None:
     """zstd Parquet, replaced atomically. Deterministic: same frame, same bytes."""
     buf = io.BytesIO()
@@ -51,27 +60,31 @@ def atomic_write_parquet(frame: pl.DataFrame, path: Path) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def conform(frame: pl.DataFrame, columns: tuple[OutColumn, ...]) -> pl.DataFrame:
-    """Contract columns in contract order and types; fails loudly if one is missing."""
-    missing = [c.name for c in columns if c.name not in frame.columns]
-    if missing:
-        raise KeyError(f"published table lacks contract columns: {missing}")
-    return frame.select([pl.col(c.name).cast(c.dtype) for c in columns])
-
-
 def partition_path(out_dir: Path, table: str, year: int) -> Path:
     return Path(out_dir) / table / f"year={int(year)}" / "part-0.parquet"
 
 
+_SQL_TYPES = {pl.String(): "varchar", pl.Int32(): "integer", pl.Int64(): "bigint", pl.Float64(): "double",
+              pl.Boolean(): "boolean", pl.List(pl.String()): "varchar[]"}
+
+
 def publish_year(con: duckdb.DuckDBPyConnection, table: str, year: int, out_dir: Path) -> tuple[Path, int]:
-    """Write one year of a warehouse table as its published Parquet partition."""
+    """Write one year of a warehouse table as its published Parquet partition: the contract's
+    columns in its order and types, rows in key order (so the same rows give the same bytes),
+    written by DuckDB straight from the warehouse (zstd)."""
     columns = PUBLISHED[table]
+    present = {r[0] for r in con.sql(f"describe {table}").fetchall()}
+    missing = [c.name for c in columns if c.name not in present]
+    if missing:
+        raise KeyError(f"published table lacks contract columns: {missing}")
+    select = ", ".join(f'"{c.name}"::{_SQL_TYPES[c.dtype]} as "{c.name}"' for c in columns)
     keys = ", ".join(PUBLISHED_KEYS[table])
-    frame = con.sql(f"select * from {table} where year = {int(year)} order by {keys}").pl()
-    frame = conform(frame, columns)
     path = partition_path(out_dir, table, year)
-    atomic_write_parquet(frame, path)
-    return path, frame.height
+    with atomic_path(path) as tmp:
+        rows = con.execute(f"copy (select {select} from {table} where year = {int(year)} order by {keys}) "
+                           f"to '{str(tmp).replace(chr(39), chr(39) * 2)}' (format parquet, compression zstd)"
+                           ).fetchall()[0][0]
+    return path, rows
 
 
 _REQUIRED_WORDS = {

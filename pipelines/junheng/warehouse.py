@@ -90,9 +90,14 @@ def model_sql(name: str, sql_dir: Path = SQL_DIR) -> str:
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    return bool(con.sql(
-        "select count(*) from information_schema.tables where table_name = $name", params={"name": name}
-    ).fetchall()[0][0])
+    return _kind(con, name) is not None
+
+
+def _kind(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
+    """'BASE TABLE', 'VIEW', or None when there is no such relation."""
+    rows = con.sql("select table_type from information_schema.tables where table_name = $name",
+                   params={"name": name}).fetchall()
+    return rows[0][0] if rows else None
 
 
 def _columns(con: duckdb.DuckDBPyConnection, relation_sql: str) -> list[tuple[str, str]]:
@@ -121,6 +126,8 @@ def replace_year(con: duckdb.DuckDBPyConnection, table: str, select_sql: str, ye
     con.sql(f"set variable run_year = {int(year)}")
     wrapped = f"(\n{select_sql}\n)"
     with transaction(con):
+        if _kind(con, table) == "VIEW":  # a view in an earlier version
+            con.sql(f"drop view {table}")
         if table_exists(con, table) and _columns(con, table) != _columns(con, f"select * from {wrapped}"):
             con.sql(f"drop table {table}")
         con.sql(f"create table if not exists {table} as select * from {wrapped} where false")
@@ -134,6 +141,8 @@ def run_model(con: duckdb.DuckDBPyConnection, name: str, year: int, sql_dir: Pat
     from junheng.models import MODEL_BY_NAME
 
     model = MODEL_BY_NAME.get(name)
+    if model is not None and model.view:
+        return replace_view(con, name, model_sql(name, sql_dir), year)
     if model is not None and model.python:
         module, function = model.python.split(":")
         frame = getattr(importlib.import_module(module), function)(con, year)
@@ -143,6 +152,15 @@ def run_model(con: duckdb.DuckDBPyConnection, name: str, year: int, sql_dir: Pat
         finally:
             con.unregister("__model_rows")
     return replace_year(con, name, model_sql(name, sql_dir), year)
+
+
+def replace_view(con: duckdb.DuckDBPyConnection, name: str, select_sql: str, year: int) -> int:
+    """(Re)define a view model; returns its row count for ``year``."""
+    with transaction(con):
+        if _kind(con, name) == "BASE TABLE":  # stored by an earlier version
+            con.sql(f"drop table {name}")
+        con.sql(f"create or replace view {name} as {select_sql}")
+    return con.sql(f"select count(*) from {name} where year = {int(year)}").fetchall()[0][0]
 
 
 def run_model_all_years(con: duckdb.DuckDBPyConnection, name: str, sql_dir: Path = SQL_DIR) -> int:

@@ -6,8 +6,11 @@
 -- to enrolment × split weight (policy_split_weights), e.g. primary share = A / (A + 1.1·B).
 -- Which schools enter is set per province in policy_province (see unit_exclusions.sql for
 -- the ones left out and why).
--- Sums of shares are exact (fixed-point decimals): floating-point addition depends on the
--- order the rows arrive in, and an exact sum makes reruns give the same bits on any schedule.
+-- A unit is one row, except a school that takes in teaching points: those sums are exact
+-- (fixed-point decimals), since floating-point addition depends on the order the rows arrive
+-- in and an exact sum makes reruns give the same bits on any schedule. Only those few units
+-- are summed; every other unit is its row as it is (a grouping over all of them costs twice
+-- the rest of this model).
 with schools as (
     select
         s.*,
@@ -85,42 +88,71 @@ sections as (
         w_junior * junior_students / nullif(weighted_enrolment, 0)
     from facilities
     where junior_students > 0
+),
+
+-- what each row brings to its unit
+contributions as (
+    select
+        year, province_code, province, county_code, county_name, unit_school_id, level,
+        school_id = unit_school_id as own,
+        school_name, school_type, ownership, location,
+        case when school_type = '小学教学点' then 'teaching_point' when is_combined then 'section' else 'school' end
+            as unit_kind,
+        -- the share of its own school's facilities this section receives (1 for a one-level
+        -- school): the plan divides a section's addition by it to say what the school must add
+        facility_share,
+        level_students as students,
+        level_qualified_teachers as qualified_teachers,
+        level_backbone_teachers as backbone_teachers,
+        level_pe_arts_teachers as pe_arts_teachers,
+        (teaching_area_m2 * facility_share) as teaching_area_m2,
+        (sports_area_m2 * facility_share) as sports_area_m2,
+        (equipment_value_yuan * facility_share) as equipment_value_yuan,
+        (multimedia_classrooms * facility_share) as multimedia_rooms,
+        -- for basic balance (2012): section teachers as reported; books, computers and
+        -- mid/senior-title teachers are whole-school figures, split like the facilities
+        level_teachers as teachers,
+        (books * facility_share) as books,
+        (computers * facility_share) as computers,
+        (teachers_mid_senior_title * facility_share) as mid_senior_title_teachers
+    from sections
+),
+
+-- units that took in teaching points: the only ones made of more than one row
+absorbing as (
+    select distinct unit_school_id, level from contributions where not own
+),
+
+units as (
+    -- nearly every unit is one row, taken as it is
+    select * exclude (own, unit_school_id), unit_school_id as school_id, 0 as merged_teaching_points
+    from contributions anti join absorbing using (unit_school_id, level)
+    union all by name
+    -- a school and the teaching points it took in, summed exactly; names and kind are the
+    -- school's own (the points' when the school has no row of that level)
+    select
+        year, province_code, any_value(province) as province, any_value(county_code) as county_code,
+        any_value(county_name) as county_name, unit_school_id as school_id,
+        coalesce(max(school_name) filter (where own), max(school_name)) as school_name,
+        coalesce(max(school_type) filter (where own), max(school_type)) as school_type,
+        coalesce(max(ownership) filter (where own), max(ownership)) as ownership,
+        coalesce(max(location) filter (where own), max(location)) as location,
+        level,
+        coalesce(max(unit_kind) filter (where own), 'school') as unit_kind,
+        count(*) - 1 as merged_teaching_points,
+        max(facility_share) filter (where own) as facility_share,
+        sum(columns(['students', 'qualified_teachers', 'backbone_teachers', 'pe_arts_teachers',
+                     'teaching_area_m2', 'sports_area_m2', 'equipment_value_yuan', 'multimedia_rooms',
+                     'teachers', 'books', 'computers', 'mid_senior_title_teachers'])::decimal(38, 12))
+    from contributions semi join absorbing using (unit_school_id, level)
+    group by year, province_code, unit_school_id, level
 )
 
 select
-    year,
-    province_code,
-    any_value(province) as province,
-    any_value(county_code) as county_code,
-    any_value(county_name) as county_name,
-    unit_school_id as school_id,
-    coalesce(max(school_name) filter (where school_id = unit_school_id), max(school_name)) as school_name,
-    coalesce(max(school_type) filter (where school_id = unit_school_id), max(school_type)) as school_type,
-    coalesce(max(ownership) filter (where school_id = unit_school_id), max(ownership)) as ownership,
-    coalesce(max(location) filter (where school_id = unit_school_id), max(location)) as location,
-    level,
-    case
-        when bool_or(school_type = '小学教学点' and school_id = unit_school_id) then 'teaching_point'
-        when bool_or(is_combined and school_id = unit_school_id) then 'section'
-        else 'school'
-    end as unit_kind,
-    count(*) - 1 as merged_teaching_points,
-    -- the share of its own school's facilities this section receives (1 for a one-level
-    -- school): the plan divides a section's addition by it to say what the school must add
-    max(facility_share) filter (where school_id = unit_school_id) as facility_share,
-    sum(level_students)::bigint as students,
-    sum(level_qualified_teachers)::double as qualified_teachers,
-    sum(level_backbone_teachers)::double as backbone_teachers,
-    sum(level_pe_arts_teachers)::double as pe_arts_teachers,
-    sum((teaching_area_m2 * facility_share)::decimal(38, 12))::double as teaching_area_m2,
-    sum((sports_area_m2 * facility_share)::decimal(38, 12))::double as sports_area_m2,
-    sum((equipment_value_yuan * facility_share)::decimal(38, 12))::double as equipment_value_yuan,
-    sum((multimedia_classrooms * facility_share)::decimal(38, 12))::double as multimedia_rooms,
-    -- for basic balance (2012): section teachers as reported; books, computers and
-    -- mid/senior-title teachers are whole-school figures, split like the facilities
-    sum(level_teachers)::double as teachers,
-    sum((books * facility_share)::decimal(38, 12))::double as books,
-    sum((computers * facility_share)::decimal(38, 12))::double as computers,
-    sum((teachers_mid_senior_title * facility_share)::decimal(38, 12))::double as mid_senior_title_teachers
-from sections
-group by year, province_code, unit_school_id, level
+    year, province_code, province, county_code, county_name, school_id, school_name, school_type, ownership,
+    location, level, unit_kind, merged_teaching_points, facility_share,
+    students::bigint as students,
+    columns(['qualified_teachers', 'backbone_teachers', 'pe_arts_teachers', 'teaching_area_m2', 'sports_area_m2',
+             'equipment_value_yuan', 'multimedia_rooms', 'teachers', 'books', 'computers',
+             'mid_senior_title_teachers'])::double
+from units

@@ -6,6 +6,9 @@
 --
 -- Students are > 0 for every unit (a section with no students is not a unit), so a ratio is
 -- defined whenever its input is; a missing input gives null.
+--
+-- A view (see the registry): eleven divisions are cheaper to redo than to store, and every
+-- reader filters on the year itself.
 select
     year, province_code, county_code, school_id, level, students,
     100.0 * qualified_teachers / students as qualified_teachers_per100,
@@ -20,4 +23,3 @@ select
     100.0 * teachers / students as teachers_per100,
     100.0 * mid_senior_title_teachers / students as mid_senior_title_teachers_per100
 from school_units
-where year = getvariable('run_year')

@@ -9,8 +9,11 @@
 -- never shows a gap. Teachers and rooms round up to whole ones; m² and yuan up to 0.01.
 -- For a section of a combined school the amounts are the section's own; unit_plan says what
 -- the whole school adds (facilities are shared between sections).
+--
+-- A view (see the registry): seven rows a unit are cheaper to compute when published than to
+-- store, and nothing else reads them; every reader filters the year.
 with units as (
-    select * from school_units where year = getvariable('run_year')
+    select * from school_units
 ),
 
 resources as (
@@ -23,17 +26,24 @@ resources as (
     into name resource value amount
 ),
 
+-- per province, level and resource, its indicator and standard: a few hundred rows, joined
+-- first so the units meet one small table
+standards as (
+    select
+        c.province_code, t.level, c.resource, c.indicator, c.per, c.whole_at, c.add_unit, c.add_unit_zh,
+        t.threshold, p.floor_share, p.relative_tolerance
+    from policy_plan_costs c
+    join policy_level_thresholds t on t.province_code = c.province_code and t.indicator = c.indicator
+    join policy_province p on p.province_code = c.province_code
+),
+
 needs as (
     select
-        r.*, c.indicator, c.per, c.whole_at, c.add_unit, c.add_unit_zh, t.threshold,
-        p.floor_share, p.relative_tolerance,
-        t.threshold * r.students / c.per as need_threshold,
-        p.floor_share * t.threshold * r.students / c.per as need_floor
+        r.*, s.* exclude (province_code, level, resource),
+        s.threshold * r.students / s.per as need_threshold,
+        s.floor_share * s.threshold * r.students / s.per as need_floor
     from resources r
-    join policy_plan_costs c on c.province_code = r.province_code and c.resource = r.resource
-    join policy_level_thresholds t
-        on t.province_code = r.province_code and t.level = r.level and t.indicator = c.indicator
-    join policy_province p on p.province_code = r.province_code
+    join standards s using (province_code, level, resource)
 ),
 
 gaps as (
