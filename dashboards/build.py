@@ -28,6 +28,7 @@ import polars as pl
 
 from dashboards.pages import county_page, index_page, province_page
 from junheng.contract import CHECKPOINT_YEARS
+from junheng.publish import swap_folder
 
 ASSETS = Path(__file__).parent / "assets"
 DOWNLOADS = {  # published table → label; county-level tables nationally, school-level ones per province
@@ -142,7 +143,7 @@ def build_dashboards(out_dir: Path, dest: Path | None = None, run_time: str | No
         _overview_pages(pub, dest, pub_year, run_time)
         pages = _county_pages(pub.restricted(shares[0]) if others else pub, dest, pub_year)
         pages += sum(f.result() for f in others)
-    _swap_in(dest, final)
+    swap_folder(dest, final)
     return {"pages": pages + 1 + len(counties), "seconds": time.perf_counter() - started, "dest": str(final)}
 
 
@@ -213,17 +214,6 @@ def _county_pages(pub: Published, dest: Path, pub_year: int) -> int:
                county_page(code, pub_year, d, thresholds.get(province, {}), floor_share[province]))
         pages += 1
     return pages
-
-
-def _swap_in(new: Path, final: Path) -> None:
-    """Replace the folder ``final`` with ``new`` by two renames (a folder cannot be replaced in one)."""
-    old = final.with_name(f".{final.name}.{os.getpid()}.old")
-    if final.exists():
-        os.replace(final, old)
-    os.replace(new, final)
-    shutil.rmtree(old, ignore_errors=True)
-    for stale in final.parent.glob(f".{final.name}.*"):  # left by a run that was killed mid-build
-        shutil.rmtree(stale, ignore_errors=True)
 
 
 def _thresholds(reference: pl.DataFrame) -> dict[str, dict]:

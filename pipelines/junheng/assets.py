@@ -64,7 +64,7 @@ def _expectations_result(con, table: str, settings: JunhengSettings, year: int |
     from junheng import validation
 
     out = settings.output_path
-    report = validation.validate_table(con, table, year, docs_dir=out / "data_docs")
+    report = validation.validate_table(con, table, year, results_dir=out / validation.RESULTS_DIR)
     validation.save_report(report, out, year)
     severity = AssetCheckSeverity.ERROR if report.errors else AssetCheckSeverity.WARN
     text = report.summary()
@@ -311,6 +311,9 @@ REPORT_SPECS = [
     AssetSpec("run_summary", deps=["quarantine_report"], group_name="publish",
               description="运行摘要 run_summary.json：读入、通过、隔离的行数，各学年、各省结果。"
                           " Rows in / staged / quarantined, per year and per province."),
+    AssetSpec("data_docs", deps=["stg_schools", "stg_counties", *PARQUET_KEYS], group_name="publish",
+              description="数据校验文档 data_docs/：Great Expectations 的每项检查及结果，离线可用（英文界面）。"
+                          " Great Expectations' Data Docs of this run's validations, working offline."),
     AssetSpec("schema_document", group_name="publish",
               description="数据规范 SCHEMA.md：每个发布列的中英文说明。 Every published column, English and Chinese."),
     AssetSpec("dashboards", deps=["reference_parquet", *PARQUET_KEYS], group_name="publish",
@@ -344,6 +347,12 @@ def reports(context: AssetExecutionContext, warehouse_db: WarehouseResource, set
         if "run_summary" in selected:
             yield MaterializeResult(asset_key="run_summary",
                                     metadata={"path": MetadataValue.path(str(out / "run_summary.json"))})
+    if "data_docs" in selected:
+        from junheng.validation import DOCS_DIR, build_data_docs
+
+        results = build_data_docs(out)
+        yield MaterializeResult(asset_key="data_docs", metadata={
+            "validations": results, "index": MetadataValue.path(str(out / DOCS_DIR / "index.html"))})
     if "schema_document" in selected:
         write_schema_doc(out / "SCHEMA.md")
         yield MaterializeResult(asset_key="schema_document", metadata={"path": MetadataValue.path(str(out / "SCHEMA.md"))})

@@ -166,7 +166,7 @@ def run_pipeline(input_dir: Path, output_dir: Path, warehouse: Path, policy_dir:
             run(publish)
         except RunFailed as exc:
             with locked_connection(warehouse) as con:
-                report.write_run_reports(con, output_dir, {
+                report.write_failed_run_reports(con, output_dir, {
                     "published": False, "error": str(exc), "earlier_publication": _earlier_publication(output_dir),
                     "input_dir": str(input_dir), "output_dir": str(output_dir),
                     "log": str(output_dir / LOG_FILE), "seconds": round(time.time() - started, 1)})

@@ -121,7 +121,7 @@ def report_failed_run(context, warehouse_db: WarehouseResource, settings: Junhen
     from junheng import report
 
     with warehouse_db.get_connection() as con:
-        report.write_run_reports(con, settings.output_path, {
+        report.write_failed_run_reports(con, settings.output_path, {
             "published": False, "run_id": context.dagster_run.run_id,
             "error": context.failure_event.message or "run failed"})
 

@@ -11,6 +11,7 @@ import contextlib
 import io
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -46,6 +47,18 @@ def atomic_path(path: Path) -> Iterator[Path]:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def swap_folder(new: Path, final: Path) -> None:
+    """Replace the folder ``final`` with ``new`` by two renames (a folder cannot be replaced in
+    one): a reader sees the old folder or the new one, and thousands of pages need no sync."""
+    old = final.with_name(f".{final.name}.{os.getpid()}.old")
+    if final.exists():
+        os.replace(final, old)
+    os.replace(new, final)
+    shutil.rmtree(old, ignore_errors=True)
+    for stale in final.parent.glob(f".{final.name}.*"):  # left by a run that was killed mid-build
+        shutil.rmtree(stale, ignore_errors=True)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -102,6 +102,16 @@ def write_run_reports(con: duckdb.DuckDBPyConnection, output_dir: Path, summary:
     return summary
 
 
+def write_failed_run_reports(con: duckdb.DuckDBPyConnection, output_dir: Path, summary: dict) -> dict:
+    """What a run that did not publish leaves: the workbook, the summary, and the Data Docs of
+    the validations it ran (they show which expectation failed, on which rows)."""
+    from junheng.validation import build_data_docs
+
+    summary = write_run_reports(con, output_dir, summary)
+    build_data_docs(output_dir)
+    return summary
+
+
 def year_summary(con: duckdb.DuckDBPyConnection) -> list[dict]:
     """Per year: schools, units, counties, and counties whose 14 CVs all pass."""
     rows = con.sql(

@@ -3,7 +3,12 @@
 Each suite file names its table, the key columns that identify a row to a statistician, and
 its expectations, each with a severity (``error`` blocks publication, ``warning`` is reported)
 and a Chinese and English description. Great Expectations is imported lazily: it costs seconds.
-Data Docs are written to ``<output>/data_docs``.
+
+Each validation keeps Great Expectations' own result (``<output>/validation/gx/``); the Data
+Docs (``<output>/data_docs``) are built from those once a run is over, by the ``data_docs``
+asset or, for a run that failed, with its reports. Built once, not after every validation:
+each build renders the site's index again, so building after each of a decade's 34 suites
+costs more than all the validations.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,34 +83,37 @@ def derive(frame: pl.DataFrame, suite: dict) -> pl.DataFrame:
     ])
 
 
-def _context(docs_dir: Path | None):
+RESULTS_DIR = Path("validation") / "gx"   # under the output folder
+DOCS_DIR = "data_docs"
+
+
+def _new_context():
     import great_expectations as gx
 
-    key = str(docs_dir)
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = {"globally": False}
+    return context
+
+
+def _context():
     with _context_lock:
-        if key not in _contexts:
-            os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-            context = gx.get_context(mode="ephemeral")
-            context.variables.progress_bars = {"globally": False}
-            if docs_dir is not None:
-                context.add_data_docs_site(site_name="junheng", site_config={
-                    "class_name": "SiteBuilder",
-                    "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
-                    "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-                })
+        if "validation" not in _contexts:
+            context = _new_context()
             context.data_sources.add_pandas("warehouse")
-            _contexts[key] = context
-        return _contexts[key]
+            _contexts["validation"] = context
+        return _contexts["validation"]
 
 
-def validate_frame(frame: pl.DataFrame, suite: dict, docs_dir: Path | None = None, run_name: str = "") -> Report:
-    """Run one suite on a frame. Missing columns are reported as failures, never skipped."""
+def validate_frame(frame: pl.DataFrame, suite: dict, results_dir: Path | None = None, run_name: str = "") -> Report:
+    """Run one suite on a frame. Missing columns are reported as failures, never skipped.
+    With ``results_dir``, Great Expectations' result is kept there for the Data Docs."""
     import great_expectations as gx
 
     name = suite["table"]
     frame = derive(frame, suite)
     keys = [k for k in suite.get("keys", []) if k in frame.columns]
-    context = _context(docs_dir)
+    context = _context()
     with _context_lock:
         asset_name = f"{name}{'-' + run_name if run_name else ''}"
         source = context.data_sources.get("warehouse")
@@ -128,16 +137,17 @@ def validate_frame(frame: pl.DataFrame, suite: dict, docs_dir: Path | None = Non
         gx_suite = context.suites.add(gx_suite)
         definition = context.validation_definitions.add(
             gx.ValidationDefinition(name=asset.name, data=batch, suite=gx_suite))
-        actions = [gx.checkpoint.UpdateDataDocsAction(name="docs")] if docs_dir is not None else []
         checkpoint = context.checkpoints.add(gx.Checkpoint(
-            name=asset.name, validation_definitions=[definition], actions=actions,
+            name=asset.name, validation_definitions=[definition], actions=[],
             result_format={"result_format": "COMPLETE"}))
         pandas_frame = frame.to_pandas()
         result = checkpoint.run(batch_parameters={"dataframe": pandas_frame})
-        if docs_dir is not None:
-            from junheng.data_docs import make_offline
+    if results_dir is not None:
+        from junheng.publish import write_json
 
-            make_offline(docs_dir)
+        for key, run in result.run_results.items():
+            write_json(Path(results_dir) / f"{asset_name}.json", {
+                "key": list(key.to_tuple()), "result": run.to_json_dict(), "suite": gx_suite.to_json_dict()})
     failures = list(missing)
     for run in result.run_results.values():
         for r in run.results:
@@ -175,14 +185,46 @@ def suite_columns(suite: dict) -> list[str]:
 
 
 def validate_table(con: duckdb.DuckDBPyConnection, table: str, year: int | None = None,
-                   docs_dir: Path | None = None, suite: dict | None = None) -> Report:
+                   results_dir: Path | None = None, suite: dict | None = None) -> Report:
     suite = suite or load_suite(table)
     where = f" where year = {int(year)}" if year is not None else ""
     present = {r[0] for r in con.sql(f"describe {table}").fetchall()}
     columns = [c for c in suite_columns(suite) if c in present]  # a missing one is reported by the suite
     select = ", ".join(f'"{c}"' for c in columns) or "*"
     frame = con.sql(f"select {select} from {table}{where}").pl()
-    return validate_frame(frame, suite, docs_dir, run_name=str(year or ""))
+    return validate_frame(frame, suite, results_dir, run_name=str(year or ""))
+
+
+def build_data_docs(output_dir: Path) -> int:
+    """Great Expectations' Data Docs of every result kept under ``output_dir`` (the latest of each
+    table and year), made to work offline and swapped in whole; returns how many results."""
+    import great_expectations as gx
+    from great_expectations.core.expectation_validation_result import expectationSuiteValidationResultSchema
+    from great_expectations.data_context.types.resource_identifiers import ValidationResultIdentifier
+
+    from junheng.data_docs import make_offline
+    from junheng.publish import swap_folder
+
+    output_dir = Path(output_dir)
+    saved = [json.loads(p.read_text(encoding="utf-8")) for p in sorted((output_dir / RESULTS_DIR).glob("*.json"))]
+    final = output_dir / DOCS_DIR
+    new = final.with_name(f".{final.name}.{os.getpid()}.new")
+    shutil.rmtree(new, ignore_errors=True)
+    new.mkdir(parents=True)
+    context = _new_context()
+    context.add_data_docs_site(site_name="junheng", site_config={
+        "class_name": "SiteBuilder",
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(new)},
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+    })
+    for s in saved:
+        context.suites.add(gx.ExpectationSuite(**s["suite"]))
+        context.validation_results_store.set(ValidationResultIdentifier.from_tuple(tuple(s["key"])),
+                                             expectationSuiteValidationResultSchema.load(s["result"]))
+    context.build_data_docs()
+    make_offline(new)
+    swap_folder(new, final)
+    return len(saved)
 
 
 def save_report(report: Report, out_dir: Path, year: int | None = None) -> Path:
