@@ -14,7 +14,7 @@ from junheng.paths import POLICY_DIR, SAMPLE_DIR
 
 def run(tmp_path: Path, input_dir: Path, name: str, warehouse: str | None = None):
     out = tmp_path / name
-    summary = run_pipeline(input_dir, out, tmp_path / (warehouse or name) / "w.duckdb", POLICY_DIR,
+    summary = run_pipeline(input_dir, out, tmp_path / f"{warehouse or name}-warehouse" / "w.duckdb", POLICY_DIR,
                            instance=DagsterInstance.ephemeral())
     return out, summary
 
