@@ -69,10 +69,20 @@ def _descendants(root: int) -> list[int]:
     return out
 
 
+def _rss_kb() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
 def rss_mb() -> float:
-    """Memory of this process and every process it started (the plan's and the dashboards'
-    workers), as proportional set size: pages the workers share with it are counted once."""
-    return sum(_pss_kb(pid) for pid in _descendants(os.getpid())) / 1024
+    """Memory of this process (resident) and of every process it started (the plan's and the
+    dashboards' workers, proportional set size: a worker's share of the pages it shares with
+    this process is counted twice, so the figure errs high). This process's own set is read from
+    its status line: its proportional size takes its page tables' lock and stalls it."""
+    return (_rss_kb() + sum(_pss_kb(pid) for pid in _descendants(os.getpid())[1:])) / 1024
 
 
 class PeakSampler:
@@ -125,6 +135,12 @@ def national_inbox(years: list[int], counties: int, schools: int) -> Path:
     return inbox
 
 
+def remove_warehouse(db: Path) -> None:
+    """The warehouse file, its lock files and the Parquet folder beside it."""
+    for p in db.parent.glob(f"{db.name}*"):
+        shutil.rmtree(p) if p.is_dir() else p.unlink()
+
+
 def run_steps(inbox: Path, sampler: PeakSampler) -> tuple[list, dict]:
     """The pipeline's steps one by one; returns the timings and the staged school rows."""
     from dashboards.build import build_dashboards
@@ -132,8 +148,7 @@ def run_steps(inbox: Path, sampler: PeakSampler) -> tuple[list, dict]:
     from junheng.publish import publish_reference
 
     db = OUT / "bench.duckdb"
-    for p in OUT.glob("bench.duckdb*"):
-        p.unlink()
+    remove_warehouse(OUT / "bench.duckdb")
     published = OUT / "published"
     shutil.rmtree(published, ignore_errors=True)
     results: list[tuple[str, float, float]] = []
@@ -301,8 +316,7 @@ def main() -> int:
     if args.years > 1:
         years = list(range(args.year - args.years + 1, args.year + 1))
         many = national_inbox(years, args.counties, args.schools)
-        for p in OUT.glob("many.duckdb*"):
-            p.unlink()
+        remove_warehouse(OUT / "many.duckdb")
         many_s, many_peak = through_dagster(many, OUT / "many-out", OUT / "many.duckdb", sampler)
         print(f"{f'{args.years} national years end to end':48s} {many_s:8.2f} {many_peak:12.0f}")
         table.append((f"{args.years} national years end to end ({args.years * ctx['staged'].height:,} records)",

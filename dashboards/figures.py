@@ -244,21 +244,24 @@ def school_positions(schools: pl.DataFrame, cv: pl.DataFrame, thresholds: dict) 
     lowest first, so a leader sees which schools sit below the standard and below the county
     (the ones to raise) and which sit far above it. One view per failing CV, switched by a menu.
     None when every CV passes."""
-    failing = cv.filter(pl.col("cv_meets") == False).sort("cv", descending=True)  # noqa: E712
-    if failing.height == 0:
+    failing = sorted((r for r in cv.iter_rows(named=True) if r["cv_meets"] is False), key=lambda r: -r["cv"])
+    if not failing:
         return None
-    by_level = schools.partition_by("level", as_dict=True)
+    # plain rows: a county has tens of schools, and this runs for every failing CV of every county
+    by_level: dict[str, list[dict]] = {}
+    for row in schools.iter_rows(named=True):
+        by_level.setdefault(row["level"], []).append(row)
     data, buttons = [], []
-    for k, r in enumerate(failing.iter_rows(named=True)):
-        s = by_level.get((r["level"],))
-        s = (s if s is not None else schools.head(0)).drop_nulls(r["indicator"]).sort(r["indicator"])
-        thr = thresholds[(r["level"], r["indicator"])]
-        values = s.get_column(r["indicator"]).to_list()
+    for k, r in enumerate(failing):
+        ind = r["indicator"]
+        s = sorted((row for row in by_level.get(r["level"], []) if row[ind] is not None), key=lambda row: row[ind])
+        thr = thresholds[(r["level"], ind)]
+        values = [row[ind] for row in s]
         colour = ["#c53030" if v < thr else ("#dd6b20" if v < r["county_value"] else "#2b6cb0") for v in values]
         data.append({
             "type": "scatter", "mode": "markers", "visible": k == 0, "x": values,
-            "y": s.get_column("school_name").to_list(), "marker": {"color": colour, "size": 9},
-            "customdata": s.get_column("students").to_list(), "showlegend": False,
+            "y": [row["school_name"] for row in s], "marker": {"color": colour, "size": 9},
+            "customdata": [row["students"] for row in s], "showlegend": False,
             "hovertemplate": "%{y}<br>指标值 %{x:,.2f}<br>在校生 %{customdata:,}<extra></extra>",
         })
         shapes = [{"type": "line", "yref": "paper", "y0": 0, "y1": 1, "x0": thr, "x1": thr,
@@ -274,7 +277,7 @@ def school_positions(schools: pl.DataFrame, cv: pl.DataFrame, thresholds: dict) 
              "font": {"color": "#4a5568"}}]
         label = f"{LEVEL_ZH[r['level']]}·{IND_SHORT[r['indicator']]}（{r['cv']:.3f}，标准 ≤ {r['cv_threshold']:.2f}）"
         buttons.append({"label": label, "method": "update",
-                        "args": [{"visible": [i == k for i in range(failing.height)]},
+                        "args": [{"visible": [i == k for i in range(len(failing))]},
                                  {"shapes": shapes, "annotations": annotations,
                                   "xaxis.title.text": f"{IND_ZH[r['indicator']]}（{IND_UNIT[r['indicator']]}）"}]})
     first = buttons[0]["args"][1]

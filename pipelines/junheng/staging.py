@@ -452,13 +452,12 @@ def _stray_year_checks(probs: _Problems, checks: InputChecks) -> None:
     on one row) are flagged row by row rather than assessed as a year of their own."""
     sheet = ["source_file", "source_sheet"]
     year = pl.col(_p("year"))
-    per_year = pl.col("__per_year")
-    # windows, not a join: the frame is wide, and a join would copy every column
-    probs.frame = probs.frame.with_columns(pl.when(year.is_not_null()).then(pl.len().over(*sheet, _p("year")))
-                                           .alias("__per_year"))
-    probs.frame = probs.frame.with_columns(per_year.max().over(sheet).alias("__main_n"))
-    probs.frame = probs.frame.with_columns(
-        pl.when(per_year == pl.col("__main_n")).then(year).max().over(sheet).alias("__main_year"))
+    per_year = pl.len().over(*sheet, _p("year"))
+    # a join, not nested windows: polars 1.x panics on those over a decade of national rows
+    main = probs.frame.filter(year.is_not_null()).group_by(*sheet, _p("year")).len().group_by(*sheet).agg(
+        pl.col("len").max().alias("__main_n"),
+        pl.col(_p("year")).filter(pl.col("len") == pl.col("len").max()).max().alias("__main_year"))
+    probs.frame = probs.frame.join(main, on=sheet, how="left", nulls_equal=True)
     probs.add(
         year.is_not_null() & (per_year < checks.stray_year_share * pl.col("__main_n")), "year", "stray_year",
         pl.format("本表其他 {} 行都是 {} 学年，只有少数几行是 {} 学年：多半是误填了学年。请核对；如确实是另一学年的数据，请放在单独的文件中。",
@@ -467,7 +466,7 @@ def _stray_year_checks(probs: _Problems, checks: InputChecks) -> None:
                   "slip. Check it; data of another year belong in a file of their own.",
                   pl.col("__main_n"), pl.col("__main_year").cast(pl.Int64), year.cast(pl.Int64)),
     )
-    probs.frame = probs.frame.drop("__per_year", "__main_n", "__main_year")
+    probs.frame = probs.frame.drop("__main_n", "__main_year")
 
 
 def _plausibility_checks(probs: _Problems, checks: InputChecks) -> None:
