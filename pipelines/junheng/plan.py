@@ -497,8 +497,22 @@ def _plan_counties(counties: list[tuple[int, int]]) -> list[dict[str, np.ndarray
     workers = min(os.cpu_count() or 1, 8)
     if len(counties) < PARALLEL_FROM or workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
         return [_plan_slice(c) for c in counties]
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
+    pool = multiprocessing.get_context("fork").Pool(workers, initializer=_default_signals)
+    try:
         return pool.map(_plan_slice, counties, chunksize=max(1, len(counties) // (workers * 8)))
+    finally:
+        # closed, not terminated: a worker that is signalled mid-wait prints a traceback
+        pool.close()
+        pool.join()
+
+
+def _default_signals() -> None:
+    """A forked worker has its parent's handlers (Dagster's turn a signal into an exception and
+    a traceback). Ctrl-C is the parent's to handle; a terminated worker just ends."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def unit_plan(con: duckdb.DuckDBPyConnection, year: int) -> pl.DataFrame:
