@@ -28,7 +28,7 @@ import polars as pl
 
 from dashboards.pages import county_page, index_page, province_page
 from junheng.contract import CHECKPOINT_YEARS
-from junheng.publish import swap_folder
+from junheng.publish import replaced_folder
 
 ASSETS = Path(__file__).parent / "assets"
 DOWNLOADS = {  # published table → label; county-level tables nationally, school-level ones per province
@@ -60,9 +60,15 @@ class Published:
 
     def restricted(self, provinces: list[str]) -> Published:
         """The same tables, only the rows of ``provinces``."""
-        keep = pl.col("province_code").is_in(provinces)
-        return Published(**{f.name: (v.filter(keep) if isinstance(v, pl.DataFrame) and "province_code" in v.columns
-                                     else v) for f in fields(self) for v in [getattr(self, f.name)]})
+        return Published(**{f.name: _of_provinces(v, provinces) if isinstance(v, pl.DataFrame) else v
+                            for f in fields(self) for v in [getattr(self, f.name)]})
+
+
+def _of_provinces(frame, provinces: list[str]):
+    """The rows of ``provinces`` (a frame, eager or lazy); a table without provinces whole."""
+    if "province_code" not in frame.collect_schema():
+        return frame
+    return frame.filter(pl.col("province_code").is_in(provinces))
 
 
 # Published field → the published table it holds
@@ -79,9 +85,7 @@ def load_published(out_dir: Path, provinces: list[str] | None = None) -> Publish
 
     def read(path: Path) -> pl.DataFrame:
         frame = pl.scan_parquet(path)
-        if provinces is not None and "province_code" in frame.collect_schema():
-            frame = frame.filter(pl.col("province_code").is_in(provinces))
-        return frame.collect()
+        return (frame if provinces is None else _of_provinces(frame, provinces)).collect()
 
     return Published(
         **{field: read(out_dir / table / "**" / "*.parquet") for field, table in _TABLES.items()},
@@ -121,11 +125,14 @@ def build_dashboards(out_dir: Path, dest: Path | None = None, run_time: str | No
     pub = load_published(out_dir)
     pub_year = int(pub.scorecard.get_column("year").max())
     run_time = run_time or time.strftime("%Y-%m-%d %H:%M")
-    # The site is written whole into a fresh folder, then swapped in: a reader sees the old site
-    # or the new one, and thousands of pages need no file-by-file sync.
-    dest = final.with_name(f".{final.name}.{os.getpid()}.new")
-    shutil.rmtree(dest, ignore_errors=True)
-    (dest / "assets").mkdir(parents=True)
+    with replaced_folder(final) as dest:  # the site is written whole, then swapped in
+        pages, provinces = _write_site(out_dir, pub, dest, pub_year, run_time)
+    return {"pages": pages + 1 + provinces, "seconds": time.perf_counter() - started, "dest": str(final)}
+
+
+def _write_site(out_dir: Path, pub: Published, dest: Path, pub_year: int, run_time: str) -> tuple[int, int]:
+    """Every page into ``dest``; returns (county pages, province pages)."""
+    (dest / "assets").mkdir()
     import plotly
 
     shutil.copyfile(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", dest / "assets" / "plotly.min.js")
@@ -143,8 +150,7 @@ def build_dashboards(out_dir: Path, dest: Path | None = None, run_time: str | No
         _overview_pages(pub, dest, pub_year, run_time)
         pages = _county_pages(pub.restricted(shares[0]) if others else pub, dest, pub_year)
         pages += sum(f.result() for f in others)
-    swap_folder(dest, final)
-    return {"pages": pages + 1 + len(counties), "seconds": time.perf_counter() - started, "dest": str(final)}
+    return pages, len(counties)
 
 
 def _overview_pages(pub: Published, dest: Path, pub_year: int, run_time: str) -> None:

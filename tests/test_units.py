@@ -79,9 +79,15 @@ def test_teaching_point_cut_at_50(assess):
     assert one(con, "select school_id, reason from unit_exclusions") == ("1000000002", "teaching_point_below_cut")
 
 
-def test_teaching_point_merged_into_parent_when_switched(assess):
+def merging_points() -> Policy:
+    """The national policy with teaching points merged into their parent school."""
     policy = Policy.load()
     policy.national["units"]["merge_teaching_points_into_parent"] = True
+    return policy
+
+
+def test_teaching_point_merged_into_parent_when_switched(assess):
+    policy = merging_points()
     rows = [
         school("1000000001", primary=300, equipment_value_10k_yuan=30.0),
         school("1000000003", "小学教学点", primary=60, parent_school_id="1000000001", location="乡村",
@@ -96,8 +102,7 @@ def test_teaching_point_merged_into_parent_when_switched(assess):
 def test_school_taking_in_teaching_points_sums_exactly_in_any_row_order(assess):
     """Two points into a primary school (sums of three rows), and a junior school whose only
     primary rows are its point's: that unit keeps the point's name and counts as a school."""
-    policy = Policy.load()
-    policy.national["units"]["merge_teaching_points_into_parent"] = True
+    policy = merging_points()
     rows = [
         school("1000000001", primary=300, teaching_aux_area_m2=1350.1),
         school("1000000002", "小学教学点", primary=60, parent_school_id="1000000001", location="乡村",

@@ -21,6 +21,7 @@ import polars as pl
 
 from junheng.contract import COUNTY_COLUMNS, PUBLISHED, QUARANTINE_COLUMNS, SCHOOL_COLUMNS
 from junheng.models import PUBLISHED_KEYS
+from junheng.warehouse import sql_literal
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -49,9 +50,20 @@ def atomic_path(path: Path) -> Iterator[Path]:
         raise
 
 
-def swap_folder(new: Path, final: Path) -> None:
-    """Replace the folder ``final`` with ``new`` by two renames (a folder cannot be replaced in
-    one): a reader sees the old folder or the new one, and thousands of pages need no sync."""
+@contextlib.contextmanager
+def replaced_folder(final: Path) -> Iterator[Path]:
+    """An empty folder beside ``final`` to fill; on success it replaces ``final`` by two renames
+    (a folder cannot be replaced in one), on failure it is removed. A reader sees the old folder
+    or the new one, and thousands of pages need no file-by-file sync."""
+    final = Path(final)
+    new = final.with_name(f".{final.name}.{os.getpid()}.new")
+    shutil.rmtree(new, ignore_errors=True)
+    new.mkdir(parents=True)
+    try:
+        yield new
+    except BaseException:
+        shutil.rmtree(new, ignore_errors=True)
+        raise
     old = final.with_name(f".{final.name}.{os.getpid()}.old")
     if final.exists():
         os.replace(final, old)
@@ -95,8 +107,7 @@ def publish_year(con: duckdb.DuckDBPyConnection, table: str, year: int, out_dir:
     path = partition_path(out_dir, table, year)
     with atomic_path(path) as tmp:
         rows = con.execute(f"copy (select {select} from {table} where year = {int(year)} order by {keys}) "
-                           f"to '{str(tmp).replace(chr(39), chr(39) * 2)}' (format parquet, compression zstd)"
-                           ).fetchall()[0][0]
+                           f"to {sql_literal(tmp)} (format parquet, compression zstd)").fetchall()[0][0]
     return path, rows
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +27,7 @@ from junheng.paths import EXPECTATIONS_DIR
 
 SEVERITY = {"error": "critical", "warning": "warning"}
 _context_lock = threading.Lock()
-_contexts: dict[str, object] = {}
+_validation_context = None   # made on first use: Great Expectations costs seconds to import
 
 
 @dataclass
@@ -97,12 +96,12 @@ def _new_context():
 
 
 def _context():
+    global _validation_context
     with _context_lock:
-        if "validation" not in _contexts:
-            context = _new_context()
-            context.data_sources.add_pandas("warehouse")
-            _contexts["validation"] = context
-        return _contexts["validation"]
+        if _validation_context is None:
+            _validation_context = _new_context()
+            _validation_context.data_sources.add_pandas("warehouse")
+        return _validation_context
 
 
 def validate_frame(frame: pl.DataFrame, suite: dict, results_dir: Path | None = None, run_name: str = "") -> Report:
@@ -145,9 +144,9 @@ def validate_frame(frame: pl.DataFrame, suite: dict, results_dir: Path | None = 
     if results_dir is not None:
         from junheng.publish import write_json
 
-        for key, run in result.run_results.items():
-            write_json(Path(results_dir) / f"{asset_name}.json", {
-                "key": list(key.to_tuple()), "result": run.to_json_dict(), "suite": gx_suite.to_json_dict()})
+        (key, run), = result.run_results.items()  # one validation definition, one result
+        write_json(Path(results_dir) / f"{asset_name}.json", {
+            "key": list(key.to_tuple()), "result": run.to_json_dict(), "suite": gx_suite.to_json_dict()})
     failures = list(missing)
     for run in result.run_results.values():
         for r in run.results:
@@ -203,27 +202,23 @@ def build_data_docs(output_dir: Path) -> int:
     from great_expectations.data_context.types.resource_identifiers import ValidationResultIdentifier
 
     from junheng.data_docs import make_offline
-    from junheng.publish import swap_folder
+    from junheng.publish import replaced_folder
 
     output_dir = Path(output_dir)
     saved = [json.loads(p.read_text(encoding="utf-8")) for p in sorted((output_dir / RESULTS_DIR).glob("*.json"))]
-    final = output_dir / DOCS_DIR
-    new = final.with_name(f".{final.name}.{os.getpid()}.new")
-    shutil.rmtree(new, ignore_errors=True)
-    new.mkdir(parents=True)
-    context = _new_context()
-    context.add_data_docs_site(site_name="junheng", site_config={
-        "class_name": "SiteBuilder",
-        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(new)},
-        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-    })
-    for s in saved:
-        context.suites.add(gx.ExpectationSuite(**s["suite"]))
-        context.validation_results_store.set(ValidationResultIdentifier.from_tuple(tuple(s["key"])),
-                                             expectationSuiteValidationResultSchema.load(s["result"]))
-    context.build_data_docs()
-    make_offline(new)
-    swap_folder(new, final)
+    with replaced_folder(output_dir / DOCS_DIR) as new:
+        context = _new_context()
+        context.add_data_docs_site(site_name="junheng", site_config={
+            "class_name": "SiteBuilder",
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(new)},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        })
+        for s in saved:
+            context.suites.add(gx.ExpectationSuite(**s["suite"]))
+            context.validation_results_store.set(ValidationResultIdentifier.from_tuple(tuple(s["key"])),
+                                                 expectationSuiteValidationResultSchema.load(s["result"]))
+        context.build_data_docs()
+        make_offline(new)
     return len(saved)
 
 

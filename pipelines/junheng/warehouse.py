@@ -100,6 +100,14 @@ def _kind(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
     return rows[0][0] if rows else None
 
 
+def _drop_unless(con: duckdb.DuckDBPyConnection, name: str, kind: str) -> None:
+    """Drop ``name`` if it is there as the other kind of relation (a table an earlier version
+    stored where a view is now made, or the reverse): ``create or replace`` keeps to its kind."""
+    found = _kind(con, name)
+    if found is not None and found != kind:
+        con.sql(f"drop {'view' if found == 'VIEW' else 'table'} {name}")
+
+
 def _columns(con: duckdb.DuckDBPyConnection, relation_sql: str) -> list[tuple[str, str]]:
     return [(r[0], r[1]) for r in con.sql(f"describe {relation_sql}").fetchall()]
 
@@ -126,8 +134,7 @@ def replace_year(con: duckdb.DuckDBPyConnection, table: str, select_sql: str, ye
     con.sql(f"set variable run_year = {int(year)}")
     wrapped = f"(\n{select_sql}\n)"
     with transaction(con):
-        if _kind(con, table) == "VIEW":  # a view in an earlier version
-            con.sql(f"drop view {table}")
+        _drop_unless(con, table, "BASE TABLE")
         if table_exists(con, table) and _columns(con, table) != _columns(con, f"select * from {wrapped}"):
             con.sql(f"drop table {table}")
         con.sql(f"create table if not exists {table} as select * from {wrapped} where false")
@@ -157,8 +164,7 @@ def run_model(con: duckdb.DuckDBPyConnection, name: str, year: int, sql_dir: Pat
 def replace_view(con: duckdb.DuckDBPyConnection, name: str, select_sql: str, year: int) -> int:
     """(Re)define a view model; returns its row count for ``year``."""
     with transaction(con):
-        if _kind(con, name) == "BASE TABLE":  # stored by an earlier version
-            con.sql(f"drop table {name}")
+        _drop_unless(con, name, "VIEW")
         con.sql(f"create or replace view {name} as {select_sql}")
     return con.sql(f"select count(*) from {name} where year = {int(year)}").fetchall()[0][0]
 
@@ -180,12 +186,10 @@ def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFram
     from junheng.publish import atomic_path
 
     folder = _tables_folder(con)
-    kind = _kind(con, table)
     if folder is None:  # a warehouse in memory
         con.register("__frame", frame)
         try:
-            if kind == "VIEW":
-                con.sql(f"drop view {table}")
+            _drop_unless(con, table, "BASE TABLE")
             con.sql(f"create or replace table {table} as select * from __frame")
         finally:
             con.unregister("__frame")
@@ -193,9 +197,8 @@ def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFram
     path = folder / f"{table}.parquet"
     with atomic_path(path) as tmp:
         frame.write_parquet(tmp, compression="lz4", statistics=False)
-    if kind == "BASE TABLE":
-        con.sql(f"drop table {table}")
-    con.sql(f"create or replace view {table} as select * from read_parquet({_literal(path)})")
+    _drop_unless(con, table, "VIEW")
+    con.sql(f"create or replace view {table} as select * from read_parquet({sql_literal(path)})")
 
 
 def _tables_folder(con: duckdb.DuckDBPyConnection) -> Path | None:
@@ -204,8 +207,9 @@ def _tables_folder(con: duckdb.DuckDBPyConnection) -> Path | None:
     return Path(f"{path}.tables").resolve() if path else None
 
 
-def _literal(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
+def sql_literal(text: object) -> str:
+    """``text`` as a SQL string literal (a path with a quote in it stays one path)."""
+    return "'" + str(text).replace("'", "''") + "'"
 
 
 def scalar(con: duckdb.DuckDBPyConnection, sql: str, **params: object) -> object:
