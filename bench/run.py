@@ -10,7 +10,8 @@ hand them in), then:
      registry's order) and prints wall time and peak memory per step;
   2. runs the compute core (units → indicators → school rule → CVs) in plain vectorised pandas
      (bench/pandas_baseline.py) on the same staged rows, checks it agrees, and prints the ratio;
-  3. runs `junheng run` end to end through Dagster, then again after one province's file changed;
+  3. runs `junheng run` end to end (the command, in a process of its own), then again after one
+     province's file changed;
   4. with --years N, runs N national years end to end.
 """
 
@@ -20,6 +21,7 @@ import argparse
 import os
 import resource
 import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -69,37 +71,44 @@ def _descendants(root: int) -> list[int]:
     return out
 
 
-def _rss_kb() -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
+def _rss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:  # the process ended meanwhile
+        pass
     return 0
 
 
-def rss_mb() -> float:
-    """Memory of this process (resident) and of every process it started (the plan's and the
-    dashboards' workers, proportional set size: a worker's share of the pages it shares with
-    this process is counted twice, so the figure errs high). This process's own set is read from
-    its status line: its proportional size takes its page tables' lock and stalls it."""
-    return (_rss_kb() + sum(_pss_kb(pid) for pid in _descendants(os.getpid())[1:])) / 1024
+def rss_mb(root: int | None = None) -> float:
+    """Memory of a process (this one by default; resident) and of every process it started (the
+    plan's and the dashboards' workers; proportional set size: a worker's share of the pages it
+    shares with its parent is counted twice, so the figure errs high). The process's own set is
+    read from its status line: its proportional size takes its page tables' lock and stalls it."""
+    root = root or os.getpid()
+    return (_rss_kb(root) + sum(_pss_kb(pid) for pid in _descendants(root)[1:])) / 1024
 
 
 class PeakSampler:
-    """Samples memory every 50 ms while a step runs (native memory and worker processes included)."""
+    """Samples memory every 50 ms while a step runs (native memory and worker processes included),
+    of this process or of another one (a command it started)."""
 
     def __init__(self):
         self.peak = 0.0
         self._stop = threading.Event()
+        self._root: int | None = None
 
     def _loop(self):
         while not self._stop.is_set():
-            self.peak = max(self.peak, rss_mb())
+            self.peak = max(self.peak, rss_mb(self._root))
             time.sleep(0.05)
 
     @contextmanager
-    def measure(self):
-        self.peak = rss_mb()
+    def measure(self, root: int | None = None):
+        self._root = root
+        self.peak = rss_mb(root)
         self._stop.clear()
         thread = threading.Thread(target=self._loop, daemon=True)
         thread.start()
@@ -213,16 +222,20 @@ def junheng_core(db: Path, year: int) -> float:
     return min(best)
 
 
-def through_dagster(inbox: Path, out: Path, db: Path, sampler: PeakSampler) -> tuple[float, float]:
-    from dagster import DagsterInstance
-
-    from junheng.cli import run_pipeline
-    from junheng.paths import POLICY_DIR
-
+def junheng_run(inbox: Path, out: Path, db: Path, sampler: PeakSampler) -> tuple[float, float]:
+    """``junheng run`` as a statistician types it, in a process of its own (its start-up and
+    imports counted, none of this process's memory), with a Dagster home of the benchmark's."""
+    command = [str(Path(sys.executable).with_name("junheng")), "run", "--input", str(inbox), "--output", str(out),
+               "--warehouse", str(db)]
+    env = {**os.environ, "DAGSTER_HOME": str(OUT / "dagster_home")}
     t = time.perf_counter()
-    with sampler.measure():
-        run_pipeline(inbox, out, db, POLICY_DIR, instance=DagsterInstance.ephemeral())
-    return time.perf_counter() - t, sampler.peak
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    with sampler.measure(process.pid):
+        printed, _ = process.communicate()
+    seconds = time.perf_counter() - t
+    if process.returncode != 0:
+        raise SystemExit(f"junheng run failed ({process.returncode}):\n{printed}")
+    return seconds, sampler.peak
 
 
 def change_one_province(inbox: Path) -> Path:
@@ -303,10 +316,10 @@ def main() -> int:
     print(f"{'  unit_gaps + unit_plan + county_plan + province_plan':48s} {plan_s:8.2f}")
 
     table = _readme_rows(results, to_parquet, core, pandas_s, pandas_peak)
-    dag_s, dag_peak = through_dagster(inbox, OUT / "dagster-out", OUT / "dagster.duckdb", sampler)
+    dag_s, dag_peak = junheng_run(inbox, OUT / "dagster-out", OUT / "dagster.duckdb", sampler)
     print(f"\n{'junheng run end to end (Dagster, checks, docs, dashboards)':48s} {dag_s:8.2f} {dag_peak:12.0f}")
     changed = change_one_province(inbox)
-    re_s, re_peak = through_dagster(changed, OUT / "dagster-out", OUT / "dagster.duckdb", sampler)
+    re_s, re_peak = junheng_run(changed, OUT / "dagster-out", OUT / "dagster.duckdb", sampler)
     print(f"{'  rerun after one province file changed':48s} {re_s:8.2f} {re_peak:12.0f}")
     biggest = max((p for p in (ctx["published"] / "dashboards").rglob("*.html")), key=lambda p: p.stat().st_size)
     print(f"largest dashboard page: {biggest.relative_to(ctx['published'])} {biggest.stat().st_size / 1e6:.2f} MB")
@@ -317,7 +330,7 @@ def main() -> int:
         years = list(range(args.year - args.years + 1, args.year + 1))
         many = national_inbox(years, args.counties, args.schools)
         remove_warehouse(OUT / "many.duckdb")
-        many_s, many_peak = through_dagster(many, OUT / "many-out", OUT / "many.duckdb", sampler)
+        many_s, many_peak = junheng_run(many, OUT / "many-out", OUT / "many.duckdb", sampler)
         print(f"{f'{args.years} national years end to end':48s} {many_s:8.2f} {many_peak:12.0f}")
         table.append((f"{args.years} national years end to end ({args.years * ctx['staged'].height:,} records)",
                       many_s, many_peak))

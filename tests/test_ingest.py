@@ -211,3 +211,77 @@ def test_row_numbers_follow_the_sheet_when_it_starts_below_row_one(tmp_path):
     read = read_file(path, SCHOOL_COLUMNS, "学校表")
     assert read.reports[0].header_row == 3
     assert read.frame["source_row"].to_list() == [4, 5]          # as Excel numbers the rows
+
+
+# ---- staging a decade in parts ----------------------------------------------------------------------
+
+
+def _decade(rows_by_file: dict[str, list[dict]]) -> pl.DataFrame:
+    return pl.concat([raw_frame(rows, source) for source, rows in rows_by_file.items()])
+
+
+def test_files_sharing_no_year_are_staged_apart_and_a_stray_year_joins_them():
+    from junheng.staging import independent_files
+
+    def groups(rows_by_file):
+        return independent_files(_decade(rows_by_file).select("source_file", "year"), SCHOOL_COLUMNS)
+
+    files = {"a_2023.csv": [school("1", year=2023)], "b_2023.csv": [school("2", year=2023)],
+             "c_2024.csv": [school("3", year="２０２４")],                  # full-width digits: still 2024
+             "d_2024.csv": [school("4", year=2024)], "e.csv": [school("5", year="不详")]}
+    assert groups(files) == [["a_2023.csv", "b_2023.csv"], ["c_2024.csv", "d_2024.csv"], ["e.csv"]]
+    # one row of 2024 typed in a 2023 file: the two years are checked together
+    files["a_2023.csv"].append(school("6", year=2024))
+    assert groups(files) == [["a_2023.csv", "b_2023.csv", "c_2024.csv", "d_2024.csv"], ["e.csv"]]
+
+
+def test_staging_in_parts_finds_what_one_frame_finds(tmp_path):
+    """The same rows staged through the warehouse (apart, one part per year) and as one frame:
+    the same rows, problems and quarantine, in the same order."""
+    import duckdb
+
+    from junheng import steps
+    from junheng.staging import combine
+
+    raw = _decade({
+        "schools_2023.csv": [school("1000000001", primary=100, year=2023),
+                             school("1000000001", primary=90, year=2023),          # duplicate within a year
+                             school("1000000002", primary=-5, year=2023)],
+        "schools_2024.csv": [school("1000000001", primary=100),                    # same id, another year: fine
+                             school("1000000003", "小学教学点", primary=60, parent_school_id="1000000009"),
+                             school("1000000004", primary=100, county_name="别的县")],
+        "schools_2024b.csv": [school("1000000005", primary=100), school("1000000006", primary=100)],
+    })
+    whole = stage_schools(raw)
+    con = duckdb.connect()
+    con.register("raw_schools", raw)
+    parts = list(steps._raw_parts(con, steps.SCHOOLS))
+    assert [p.get_column("source_file").unique().sort().to_list() for p in parts] == [
+        ["schools_2023.csv"], ["schools_2024.csv", "schools_2024b.csv"]]
+    apart = combine([stage_schools(p) for p in parts])
+    assert apart.rows.sort("year", "school_id").equals(whole.rows.sort("year", "school_id"))
+    assert apart.problems.equals(whole.problems)
+    assert apart.quarantined.equals(whole.quarantined)
+    assert (apart.rows_in, apart.rows_staged, apart.rows_quarantined) == (
+        whole.rows_in, whole.rows_staged, whole.rows_quarantined) == (8, 4, 4)
+    assert {r for r in problems(apart)} >= {(2, "school_id", "duplicate_school_id"),
+                                            (4, "primary_students", "negative"),
+                                            (3, "parent_school_id", "parent_not_found")}
+
+
+def test_copies_across_files_are_named_from_every_year(tmp_path):
+    """Two years each with a file handed in twice: the one error names both pairs."""
+    import duckdb
+
+    from junheng import steps
+    from junheng.staging import DuplicateFilesError
+
+    raw = _decade({"a_2023.csv": [school("1000000001", primary=100, year=2023)],
+                   "b_2023.csv": [school("1000000001", primary=100, year=2023)],
+                   "c_2024.csv": [school("1000000002", primary=100)],
+                   "d_2024.csv": [school("1000000002", primary=100)]})
+    con = duckdb.connect()
+    con.register("raw_schools", raw)
+    with pytest.raises(DuplicateFilesError) as err:
+        steps.stage(con, steps.SCHOOLS)
+    assert [(a, b) for a, b, _, _ in err.value.pairs] == [("a_2023.csv", "b_2023.csv"), ("c_2024.csv", "d_2024.csv")]

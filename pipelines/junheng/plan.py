@@ -248,7 +248,12 @@ def _search(choice, open_units, open_options, binding, separable, saving, x, ful
     unit saving its most on the separable ones), None when proven.
     """
     n = len(choice)
-    fixed_masks = {k: sum(1 << i for i in range(n) if i not in open_options and k in choice[i]) for k in binding}
+    fixed_masks = dict.fromkeys(binding, 0)
+    for i, c in enumerate(choice):
+        if c and i not in open_options:
+            for k in c:
+                if k in fixed_masks:
+                    fixed_masks[k] |= 1 << i
     memo: dict[tuple[int, int], float] = {}
 
     def binding_cost(k: int, mask: int) -> float:
@@ -259,16 +264,22 @@ def _search(choice, open_units, open_options, binding, separable, saving, x, ful
             memo[(k, mask)] = prices[k] * fill_cost(x[:, k], bounds, w, ceiling)[0]
         return memo[(k, mask)]
 
+    # what each open unit's option adds to each binding indicator's mask, and saves on the
+    # separable ones: worked out once, not for every combination tried
+    bits = {(i, o): [(k, 1 << i) for k in o if not separable[k]] for i in open_units for o in open_options[i]}
+    separable_saving = {(i, o): [saving[i, k] for k in o if separable[k]]
+                        for i in open_units for o in open_options[i]}
+
     def cost(picks: dict[int, tuple[int, ...]]) -> float:
         """Cost up to a constant: the binding indicators in full, the separable ones by saving."""
-        total = 0.0
-        for k in binding:
-            mask = fixed_masks[k]
-            for i, o in picks.items():
-                if k in o:
-                    mask |= 1 << i
-            total += binding_cost(k, mask)
-        return total - sum(saving[i, k] for i, o in picks.items() for k in o if separable[k])
+        masks = dict(fixed_masks)
+        saved = 0.0
+        for i, o in picks.items():
+            for k, bit in bits[(i, o)]:
+                masks[k] |= bit
+            for s in separable_saving[(i, o)]:
+                saved += s
+        return sum(binding_cost(k, masks[k]) for k in binding) - saved
 
     all_relaxed = {k: fixed_masks[k] | sum(1 << i for i in open_units if any(k in o for o in open_options[i]))
                    for k in binding}
@@ -553,19 +564,24 @@ def unit_plan(con: duckdb.DuckDBPyConnection, year: int) -> pl.DataFrame:
     cat = {k: np.concatenate(v) for k, v in parts.items()}
     rows, kk = cat["row"], cat["k"]
     base = frame[rows]
-    per = np.array([settings[c]["per"][k] for c, k in zip(province[rows], kk)])
-    lookup = {c: settings[c] for c in np.unique(province[rows])}
+    # per-province settings for each row, by position: (province, indicator) → index
+    codes, which = np.unique(province[rows], return_inverse=True)
+    pk = which * K + kk
+
+    def by_row(name: str) -> np.ndarray:
+        return np.array([v for c in codes for v in settings[c][name]])[pk]
+
+    per = by_row("per")
     now = amounts[rows, kk] / students[rows]
     return pl.DataFrame({
         "year": np.full(len(rows), year), "province": base["province"], "province_code": base["province_code"],
         "county_code": base["county_code"], "county_name": base["county_name"], "school_id": base["school_id"],
         "school_name": base["school_name"], "level": base["level"], "unit_kind": base["unit_kind"],
-        "indicator": [RESOURCES[k].indicator for k in kk], "students": base["students"],
+        "indicator": np.array([r.indicator for r in RESOURCES])[kk], "students": base["students"],
         "value_now": now * per, "value_planned": (amounts[rows, kk] + cat["received"]) / students[rows] * per,
-        "add_amount": cat["received"], "add_unit": [RESOURCES[k].unit_en for k in kk],
+        "add_amount": cat["received"], "add_unit": np.array([r.unit_en for r in RESOURCES])[kk],
         "school_add_amount": cat["school_add"], "facility_share": share[rows], "cost_yuan": cat["paid"],
-        "cost_kind": [lookup[c]["kind"][k] for c, k in zip(province[rows], kk)],
-        "cost_is_assumption": [lookup[c]["assumption"][k] for c, k in zip(province[rows], kk)],
+        "cost_kind": by_row("kind"), "cost_is_assumption": by_row("assumption"),
         "reason": cat["reason"].astype(str), "proven_cheapest": cat["proven"], "cheapest_within": cat["gap"],
         "plan_passes": cat["passes"],
     }, schema=UNIT_PLAN_SCHEMA)

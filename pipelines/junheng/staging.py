@@ -76,6 +76,47 @@ class Staged:
     quarantined: pl.DataFrame | None = None  # one row per quarantined row: year, county, school, type
 
 
+PROBLEM_ORDER = ("source_file", "source_sheet", "source_row", "column", "rule")  # as the quarantine lists them
+
+
+def independent_files(keys: pl.DataFrame, columns: tuple[Column, ...]) -> list[list[str]]:
+    """The files in groups that can be staged apart, each group's files sorted, the groups by
+    their first file. Every rule compares a row only with rows of its own sheet or of its own
+    year (duplicates, parents and county names within a year, stray years within a sheet), so
+    files that share no year, directly or through other files, share no rule. ``keys``: the raw
+    rows' ``source_file`` and ``year`` as typed (read here as staging reads it)."""
+    year = next(c for c in columns if c.name == "year")
+    pairs = _parse(keys.select("source_file", "year"), (year,)).select("source_file", _p("year")).unique()
+    parent: dict[tuple, tuple] = {}
+
+    def root(node: tuple) -> tuple:
+        while parent.setdefault(node, node) != node:
+            parent[node] = node = parent[parent[node]]
+        return node
+
+    for file, value in pairs.iter_rows():
+        a = root(("file", file))
+        if value is not None:
+            parent[a] = root(("year", value))
+    groups: dict[tuple, list[str]] = {}
+    for file in sorted(pairs.get_column("source_file").unique().to_list()):
+        groups.setdefault(root(("file", file)), []).append(file)
+    return sorted(groups.values())
+
+
+def combine(parts: list[Staged]) -> Staged:
+    """Parts staged apart (see :func:`independent_files`) as one, in the quarantine's order."""
+    if len(parts) == 1:
+        return parts[0]
+    held = [p.quarantined for p in parts if p.quarantined is not None]
+    return Staged(
+        pl.concat([p.rows for p in parts]),
+        pl.concat([p.problems for p in parts], how="vertical_relaxed").sort(*PROBLEM_ORDER, nulls_last=True),
+        sum(p.rows_in for p in parts), sum(p.rows_staged for p in parts), sum(p.rows_quarantined for p in parts),
+        pl.concat(held).sort(*PROBLEM_ORDER[:3], nulls_last=True) if held else None,
+    )
+
+
 def _p(name: str) -> str:
     return f"__v_{name}"
 
@@ -177,8 +218,7 @@ class _Problems:
                 *[pl.lit(None, pl.String).alias(n) for n in
                   ("column", "column_zh", "value", "rule", "reason_zh", "reason_en")],
             )
-        return pl.concat(self.parts).sort("source_file", "source_sheet", "source_row", "column", "rule",
-                                          nulls_last=True)
+        return pl.concat(self.parts).sort(*PROBLEM_ORDER, nulls_last=True)
 
 
 def _orig(name: str) -> str:
@@ -634,7 +674,7 @@ def _quarantined_schools(checks: InputChecks):
             pl.col("__type").alias("school_type"),
             "source_file", "source_sheet", "source_row",
             pl.col("__rules").list.sort().list.join(",").alias("rules"),
-        ).cast(QUARANTINED_SCHEMA).sort("source_file", "source_sheet", "source_row", nulls_last=True)
+        ).cast(QUARANTINED_SCHEMA).sort(*PROBLEM_ORDER[:3], nulls_last=True)
 
     return select
 

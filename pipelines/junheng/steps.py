@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Iterator
 
 import duckdb
 import polars as pl
@@ -29,7 +30,7 @@ from junheng.milestones import load_milestones
 from junheng.models import ALL_YEARS_MODELS, YEAR_MODELS
 from junheng.policy import InputChecks, Policy
 from junheng.publish import publish_year, write_json
-from junheng.staging import Staged, stage_counties, stage_schools
+from junheng.staging import DuplicateFilesError, Staged, combine, independent_files, stage_counties, stage_schools
 
 FILE_REPORT_SCHEMA = {
     "file": pl.String, "sheet": pl.String, "encoding": pl.String, "header_row": pl.Int64, "rows": pl.Int64,
@@ -99,8 +100,16 @@ def ingest(con: duckdb.DuckDBPyConnection, input_dir: Path, table: InputTable, i
 def stage(con: duckdb.DuckDBPyConnection, table: InputTable, checks: InputChecks | None = None) -> StageSummary:
     """Validate ``raw_<name>`` into ``stg_<name>`` and ``quarantine_<name>`` (schools also give
     ``quarantined_schools``: what could be read of each row set aside, to mark its county)."""
-    raw = con.sql(f"select * from raw_{table.name}").pl()
-    staged: Staged = _VALIDATORS[table.name](raw, checks)
+    checks = checks or InputChecks.load()
+    parts, pairs = [], []
+    for raw in _raw_parts(con, table):
+        try:
+            parts.append(_VALIDATORS[table.name](raw, checks))
+        except DuplicateFilesError as exc:  # every such pair is named, whichever part it is in
+            pairs += exc.pairs
+    if pairs:
+        raise DuplicateFilesError(sorted(pairs))
+    staged: Staged = combine(parts)
     warehouse.replace_table(con, f"stg_{table.name}", staged.rows)
     quarantine = staged.problems.select([pl.col(c.name).cast(c.dtype) for c in QUARANTINE_COLUMNS])
     if table is SCHOOLS:
@@ -114,6 +123,19 @@ def stage(con: duckdb.DuckDBPyConnection, table: InputTable, checks: InputChecks
     errors = quarantine.filter(pl.col("severity") == "error").height
     return StageSummary(staged.rows_in, staged.rows_staged, staged.rows_quarantined, errors,
                         quarantine.height - errors, years)
+
+
+def _raw_parts(con: duckdb.DuckDBPyConnection, table: InputTable) -> Iterator[pl.DataFrame]:
+    """The raw rows, in parts that can be staged apart (files sharing no year): a decade of
+    national rows checked as one frame needs ten times the memory of a year."""
+    groups = independent_files(con.sql(f"select distinct source_file, year from raw_{table.name}").pl(),
+                               table.columns)
+    if len(groups) <= 1:
+        yield con.sql(f"select * from raw_{table.name}").pl()
+        return
+    for files in groups:  # a filter keeps the rows in the order they were read; a list of literals
+        names = ", ".join(warehouse.sql_literal(f) for f in files)  # is pushed into the scan, a parameter is not
+        yield con.sql(f"select * from raw_{table.name} where source_file in ({names})").pl()
 
 
 def _forms_without_schools(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
