@@ -168,11 +168,12 @@ def _wrap(text: str, width: int) -> str:
     return "<br>".join(out + ([line] if line else []))
 
 
-def indicators_vs_threshold(cv: pl.DataFrame, thresholds: dict) -> dict:
-    """County value X̄ of each indicator as a share of its threshold, per level."""
+def indicators_vs_threshold(cv: list[dict], thresholds: dict) -> dict:
+    """County value X̄ of each indicator as a share of its threshold, per level (``cv``: the
+    county's county_cv rows of the year)."""
     data = []
     for lv, zh in LEVEL_ZH.items():
-        rows = {r["indicator"]: r for r in cv.filter(pl.col("level") == lv).iter_rows(named=True)}
+        rows = {r["indicator"]: r for r in cv if r["level"] == lv}
         x, y, text = [], [], []
         for ind in INDICATORS:
             r, thr = rows.get(ind.code), thresholds.get((lv, ind.code))
@@ -193,18 +194,17 @@ def indicators_vs_threshold(cv: pl.DataFrame, thresholds: dict) -> dict:
         legend={"orientation": "h", "y": -0.15, "yanchor": "top"}, margin={"l": 60, "r": 30, "t": 40, "b": 90})}
 
 
-def cv_trends(cv_all_years: pl.DataFrame) -> dict:
+def cv_trends(cv_all_years: list[dict]) -> dict:
     """Each CV against its ceiling over the years: one panel per level, one colour per indicator
-    in both panels, one legend entry per indicator."""
+    in both panels, one legend entry per indicator (``cv_all_years``: the county's county_cv rows)."""
     data, shapes, annotations = [], [], []
     series: dict[tuple[str, str], tuple[list, list]] = {}
     ceiling: dict[str, float] = {}
-    for lv, ind, year, cv, thr in cv_all_years.sort("year").select(
-            "level", "indicator", "year", "cv", "cv_threshold").iter_rows():
-        xs, ys = series.setdefault((lv, ind), ([], []))
-        xs.append(year)
-        ys.append(cv)
-        ceiling.setdefault(lv, thr)
+    for r in sorted(cv_all_years, key=lambda r: r["year"]):
+        xs, ys = series.setdefault((r["level"], r["indicator"]), ([], []))
+        xs.append(r["year"])
+        ys.append(r["cv"])
+        ceiling.setdefault(r["level"], r["cv_threshold"])
     shown: set[str] = set()
     for k, (lv, zh) in enumerate(LEVEL_ZH.items()):
         axis = "" if k == 0 else "2"
@@ -224,7 +224,7 @@ def cv_trends(cv_all_years: pl.DataFrame) -> dict:
                            "y0": thr, "y1": thr, "line": {"color": "#c53030", "dash": "dash"}})
             annotations.append({"text": f"<b>{zh}</b>（标准 ≤ {thr:.2f}）", "xref": f"x{axis} domain", "yref": "paper",
                                 "x": 0.5, "y": 1.0, "yanchor": "bottom", "showarrow": False})
-    years = sorted(cv_all_years.get_column("year").unique().to_list()) or [0]
+    years = sorted({r["year"] for r in cv_all_years}) or [0]
     xaxis = {"dtick": 1, "range": [years[0] - 0.3, years[-1] + 0.3]}
 
     def top(level: str) -> float:  # room above the ceiling line for the panel's title
@@ -239,17 +239,16 @@ def cv_trends(cv_all_years: pl.DataFrame) -> dict:
         legend={"orientation": "h", "y": -0.12, "yanchor": "top"})}
 
 
-def school_positions(schools: pl.DataFrame, cv: pl.DataFrame, thresholds: dict) -> dict | None:
+def school_positions(schools: list[dict], cv: list[dict], thresholds: dict) -> dict | None:
     """For each CV that fails: every school's value against the county value (X̄) and the standard,
     lowest first, so a leader sees which schools sit below the standard and below the county
     (the ones to raise) and which sit far above it. One view per failing CV, switched by a menu.
     None when every CV passes."""
-    failing = sorted((r for r in cv.iter_rows(named=True) if r["cv_meets"] is False), key=lambda r: -r["cv"])
+    failing = sorted((r for r in cv if r["cv_meets"] is False), key=lambda r: -r["cv"])
     if not failing:
         return None
-    # plain rows: a county has tens of schools, and this runs for every failing CV of every county
     by_level: dict[str, list[dict]] = {}
-    for row in schools.iter_rows(named=True):
+    for row in schools:
         by_level.setdefault(row["level"], []).append(row)
     data, buttons = [], []
     for k, r in enumerate(failing):

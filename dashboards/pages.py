@@ -148,10 +148,10 @@ def item_gap(value, threshold, unit: str | None, op: str, verdict: str) -> str:
     return f"{word} {number(diff)} 个百分点" if unit == "%" else f"{word} {item_value(diff, unit, op)}"
 
 
-def items_table(items: pl.DataFrame) -> str:
+def items_table(items: list[dict]) -> str:
     order = {a: k for k, a in enumerate(AREA_ZH)}
     rows = []
-    for r in sorted(items.iter_rows(named=True), key=lambda r: (order[r["area"]], r["item"])):
+    for r in sorted(items, key=lambda r: (order[r["area"]], r["item"])):
         cls = {"pass": "pass", "fail": "fail"}.get(r["verdict"], "missing")
         trend = TREND_ZH.get(r["trend_note"], "") + (f"，预计 {r['projected_pass_year']} 年达标"
                                                       if r["projected_pass_year"] else "")
@@ -167,7 +167,7 @@ def items_table(items: pl.DataFrame) -> str:
 # ---- county page ---------------------------------------------------------------------------------
 
 
-def plan_block(brief: Brief, other_failing: pl.DataFrame) -> str:
+def plan_block(brief: Brief, other_failing: list[dict]) -> str:
     """如何达标: the county's plan (the same text ``junheng plan`` prints), then the failing items
     outside the resource part with value, standard, gap and projected year."""
     parts = [f"<section class='plan'><h2>如何达标</h2><p class='lead'>{esc(brief.headline)}</p>"]
@@ -176,7 +176,7 @@ def plan_block(brief: Brief, other_failing: pl.DataFrame) -> str:
                  (esc(i.gap), i.gap, "fail"), (esc(i.plan), i.plan, "")] for i in brief.items]
         parts.append(table(["未达标的资源配置项目", "现状", "标准", "差距", "方案"], rows, text_cols=5, cls="cards"))
     parts += [f"<p><strong>{esc(line)}</strong></p>" for line in (brief.adds, brief.costs) if line]
-    if other_failing.height:
+    if other_failing:
         parts.append("<h3>资源投入解决不了、须另行解决的项目</h3>" + items_table(other_failing))
     if brief.schools:
         rows = [[(esc(s.school), s.school, ""), (esc(s.level), s.level, ""), (esc(s.needs), s.needs, "")]
@@ -187,29 +187,30 @@ def plan_block(brief: Brief, other_failing: pl.DataFrame) -> str:
     return "".join(parts) + "</section>"
 
 
-def _outlook(card: dict, prog: dict, items: pl.DataFrame) -> str:
-    stuck = items.filter((pl.col("verdict") == "fail") & pl.col("projected_pass_year").is_null())
+def _outlook(card: dict, prog: dict, items: list[dict]) -> str:
+    stuck = [r["item_name"] for r in items if r["verdict"] == "fail" and r["projected_pass_year"] is None]
     if card["status"] == "quality_balanced":
         return "已达到优质均衡。"
     if prog.get("projected_year"):
         return f"按当前进度，预计 {prog['projected_year']} 年达到优质均衡。"
-    if stuck.height:
-        return "按当前进度无法达到，卡在：" + "、".join(stuck.get_column("item_name").to_list()) + "。"
+    if stuck:
+        return "按当前进度无法达到，卡在：" + "、".join(stuck) + "。"
     return "数据不足，无法判断何时达到。"
 
 
-def _missing_block(card: dict, items: pl.DataFrame) -> str:
+def _missing_block(card: dict, items: list[dict]) -> str:
     """What is missing, and who must supply it: shown first when a county cannot be judged."""
-    missing = items.filter(pl.col("verdict") == "insufficient_data")
-    if missing.height == 0 and not card["schools_quarantined"]:
+    missing = [r for r in items if r["verdict"] == "insufficient_data"]
+    if not missing and not card["schools_quarantined"]:
         return ""
     lines = []
     if card["schools_quarantined"]:
         lines.append(f"<li>{card['schools_quarantined']} 所学校的数据有误、未参加评估：" + "、".join(
             esc(s) for s in card["quarantined_schools"]) + f"。须由{SUPPLIER['resource']}。</li>")
     by_area: dict[str, list[str]] = {}
-    for area, name in missing.filter(pl.col("area") != "resource").select("area", "item_name").iter_rows():
-        by_area.setdefault(area, []).append(name)
+    for r in missing:
+        if r["area"] != "resource":
+            by_area.setdefault(r["area"], []).append(r["item_name"])
     for area, names in by_area.items():
         lines.append(f"<li>{AREA_ZH[area]}：" + "；".join(esc(n) for n in names) + f"。须由{SUPPLIER['default']}。</li>")
     if not lines:
@@ -218,7 +219,7 @@ def _missing_block(card: dict, items: pl.DataFrame) -> str:
     return f"<div class='warning'><strong>{head}。缺少的数据及提供方：</strong><ul>{''.join(lines)}</ul></div>"
 
 
-def _school_table(schools: pl.DataFrame, thresholds: dict, floor_share: float) -> str:
+def _school_table(schools: list[dict], thresholds: dict, floor_share: float) -> str:
     """Every unit with its seven values (two decimals), coloured: at the standard, below it, below
     85% of it. Written directly, not through table(): a national run writes millions of cells."""
     headers = ["学校", "学段", "类型", "在校生"] + [
@@ -228,7 +229,7 @@ def _school_table(schools: pl.DataFrame, thresholds: dict, floor_share: float) -
     limits = {lv: [(thresholds.get((lv, c)), floor_share * thresholds[(lv, c)] if (lv, c) in thresholds else None)
                    for c in codes] for lv in LEVEL_ZH}
     out = []
-    for r in schools.iter_rows(named=True):
+    for r in schools:
         name = esc(r["school_name"])
         cells = [f'<td class="text" data-v="{name}">{name}</td><td class="text" data-v="{r["level"]}">{LEVEL_ZH[r["level"]]}</td>'
                  f'<td class="text" data-v="{r["unit_kind"]}">{KIND_ZH.get(r["unit_kind"], r["unit_kind"])}</td>'
@@ -251,14 +252,13 @@ def _school_table(schools: pl.DataFrame, thresholds: dict, floor_share: float) -
             f'<tbody>{"".join(out)}</tbody></table></div>')
 
 
-def county_page(code: str, pub_year: int, d: dict[str, pl.DataFrame], thresholds: dict, floor_share: float) -> str:
-    card = d["scorecard"].row(0, named=True)
+def county_page(code: str, pub_year: int, d: dict[str, list[dict]], thresholds: dict, floor_share: float) -> str:
+    """``d``: the county's rows of each published table (see dashboards.build), as plain dicts."""
+    card = d["scorecard"][0]
     cv_year, schools, items = d["cv_year"], d["schools"], d["items"]
-    prog = d["progress"].row(0, named=True) if d["progress"].height else {}
-    plan_rows = d["county_plan"]
-    brief = county_brief(card, cv_year, schools, plan_rows.row(0, named=True) if plan_rows.height else None,
-                         d["unit_plan"])
-    names = dict(items.select("item", "item_name").unique("item").iter_rows())
+    prog = d["progress"][0] if d["progress"] else {}
+    brief = county_brief(card, cv_year, schools, d["county_plan"][0] if d["county_plan"] else None, d["unit_plan"])
+    names = {r["item"]: r["item_name"] for r in items}
     failing = card["failing_items"] or []
     pace = " ".join(
         f"{y} 年：{'能' if prog.get(f'on_track_{y}') else ('不能' if prog.get(f'on_track_{y}') is False else '无法判断')}"
@@ -273,7 +273,7 @@ def county_page(code: str, pub_year: int, d: dict[str, pl.DataFrame], thresholds
         body.append("<h2>未达标项目</h2><ul>" + "".join(f"<li>{esc(names.get(i, i))}</li>" for i in failing) + "</ul>")
     elif card["status"] != "quality_balanced":
         body.append("<p>没有判定为未达标的项目；结论取决于上面缺少的数据。</p>")
-    other = items.filter((pl.col("area") != "resource") & (pl.col("verdict") == "fail"))
+    other = [r for r in items if r["area"] != "resource" and r["verdict"] == "fail"]
     body.append(plan_block(brief, other))
     body.append(
         f"<p class='note'>学校数据：学校表中 {card['schools_in_file']} 所，参加评估 {card['schools_assessed']} 所，"

@@ -123,27 +123,26 @@ def _school_needs(plan_rows: list[dict]) -> list[SchoolNeed]:
     return out
 
 
-def county_brief(card: dict, cv: pl.DataFrame, schools: pl.DataFrame, plan: dict | None,
-                 unit_plan: pl.DataFrame) -> Brief:
+def county_brief(card: dict, cv: list[dict], schools: list[dict], plan: dict | None,
+                 plan_rows: list[dict]) -> Brief:
     """``card``: the county's scorecard row; ``cv``, ``schools``: its county_cv and
     school_indicators rows of the year; ``plan``: its county_plan row (None when the resource
-    part passes); ``unit_plan``: its unit_plan rows."""
+    part passes); ``plan_rows``: its unit_plan rows. Rows as plain dicts: a county has tens of
+    units, and this runs for every county page."""
     name = f"{card['county_name']}（{card['county_code']}）"
     b = Brief(name, card["year"], "")
     if plan is None:
         b.headline = "资源配置已达标，无需新增资源。"
         return b
-    # plain rows: a county has tens of units, and this runs for every county page
-    plan_rows = list(unit_plan.iter_rows(named=True)) if unit_plan.height else []
-    units = schools.height
-    short = schools.get_column("meets_school_standard").eq(False).sum() if units else 0
+    units = len(schools)
+    short = sum(1 for r in schools if r["meets_school_standard"] is False)
     if short:
         added = {(r["school_id"], r["level"]) for r in plan_rows if r["reason"] == "school_rule"}
         b.items.append(FailingItem(
             "每所学校七项指标至少6项达标、其余不低于标准的85%",
             f"{units - short}/{units} 个评估单元达标", "全部达标", f"{short} 个单元未达标",
             f"方案为 {len(added)} 个单元补足差额。"))
-    failing = sorted((r for r in cv.iter_rows(named=True) if r["cv_meets"] is False),
+    failing = sorted((r for r in cv if r["cv_meets"] is False),
                      key=lambda r: (r["level"], r["indicator"]))
     for r in failing:
         fill = [u for u in plan_rows
@@ -206,7 +205,7 @@ def brief_from_published(out_dir, county_code: str, year: int | None = None) -> 
                          f" / no {year} results for {county_code} (published: {', '.join(map(str, years))}).")
     by_year = pl.col("year") == year
     plan = scan("county_plan").filter(by_year).collect()
-    return county_brief(cards.filter(by_year).row(0, named=True), scan("county_cv").filter(by_year).collect(),
-                        scan("school_indicators").filter(by_year).collect(),
+    return county_brief(cards.filter(by_year).row(0, named=True), scan("county_cv").filter(by_year).collect().to_dicts(),
+                        scan("school_indicators").filter(by_year).collect().to_dicts(),
                         plan.row(0, named=True) if plan.height else None,
-                        scan("unit_plan").filter(by_year).collect())
+                        scan("unit_plan").filter(by_year).collect().to_dicts())
