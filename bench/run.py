@@ -224,7 +224,8 @@ def junheng_core(db: Path, year: int) -> float:
 
 def junheng_run(inbox: Path, out: Path, db: Path, sampler: PeakSampler) -> tuple[float, float]:
     """``junheng run`` as a statistician types it, in a process of its own (its start-up and
-    imports counted, none of this process's memory), with a Dagster home of the benchmark's."""
+    imports counted, none of this process's memory), with a Dagster home of the benchmark's
+    (emptied when the benchmark starts, so no figure depends on the runs kept from earlier ones)."""
     command = [str(Path(sys.executable).with_name("junheng")), "run", "--input", str(inbox), "--output", str(out),
                "--warehouse", str(db)]
     env = {**os.environ, "DAGSTER_HOME": str(OUT / "dagster_home")}
@@ -291,6 +292,7 @@ def main() -> int:
     sys.path.insert(0, str(ROOT / "bench"))
     OUT.mkdir(parents=True, exist_ok=True)
     sampler = PeakSampler()
+    shutil.rmtree(OUT / "dagster_home", ignore_errors=True)
     inbox = national_inbox([args.year], args.counties, args.schools)
 
     results, ctx = run_steps(inbox, sampler)

@@ -76,19 +76,26 @@ _TABLES = {"schools": "school_indicators", "cv": "county_cv", "scorecard": "coun
            "items": "county_items", "county_progress": "county_progress", "province_progress": "province_progress",
            "county_plan": "county_plan", "unit_plan": "unit_plan", "province_plan": "province_plan"}
 _FIELD_OF = {table: field for field, table in _TABLES.items()}
+# read for the publication year only: the pages show no other year of these (trends come from
+# county_cv and county_items' own trend columns), and a decade of school rows costs gigabytes
+_PUBLICATION_YEAR_ONLY = {"schools", "items", "county_plan", "unit_plan"}
 
 
 def load_published(out_dir: Path, provinces: list[str] | None = None) -> Published:
-    """The published tables; with ``provinces``, only those provinces' rows."""
+    """The published tables (see _PUBLICATION_YEAR_ONLY); with ``provinces``, only those provinces' rows."""
     out_dir = Path(out_dir)
     meta = json.loads((out_dir / "reference" / "assumptions.json").read_text(encoding="utf-8"))
+    pub_year = pl.scan_parquet(out_dir / "county_scorecard" / "**" / "*.parquet").select(pl.col("year").max()).collect().item()
 
-    def read(path: Path) -> pl.DataFrame:
+    def read(path: Path, latest: bool = False) -> pl.DataFrame:
         frame = pl.scan_parquet(path)
+        if latest:
+            frame = frame.filter(pl.col("year") == pub_year)
         return (frame if provinces is None else _of_provinces(frame, provinces)).collect()
 
     return Published(
-        **{field: read(out_dir / table / "**" / "*.parquet") for field, table in _TABLES.items()},
+        **{field: read(out_dir / table / "**" / "*.parquet", field in _PUBLICATION_YEAR_ONLY)
+           for field, table in _TABLES.items()},
         milestones=read(out_dir / "reference" / "milestones.parquet"),
         thresholds=read(out_dir / "reference" / "indicator_thresholds.parquet"), assumptions=meta,
     )
