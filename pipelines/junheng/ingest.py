@@ -13,6 +13,7 @@ problem can be pointed at. Columns the contract does not know are kept as JSON t
 from __future__ import annotations
 
 import io
+import os
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,8 +82,9 @@ def header_lookup(columns: Sequence[Column]) -> dict[str, str]:
     return lookup
 
 
-def detect_encoding(data: bytes) -> str:
-    """Name the text encoding of a CSV export, or raise if it is none we accept."""
+def as_utf8(data: bytes) -> tuple[bytes, str]:
+    """A CSV export's bytes in UTF-8, and the encoding it came in; raises if none we accept.
+    (Decoded once: the check that an encoding fits is the decoding itself.)"""
     if data.startswith(b"\xef\xbb\xbf"):
         candidates = ("utf-8-sig",)
     elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -94,10 +96,11 @@ def detect_encoding(data: bytes) -> str:
     first_error = None
     for encoding in candidates:
         try:
-            data.decode(encoding)
-            return encoding
+            text = data.decode(encoding)
         except UnicodeDecodeError as exc:
             first_error = first_error or exc
+            continue
+        return (data if encoding == "utf-8" else text.encode("utf-8")), encoding
     raise ValueError(f"byte {first_error.start}")
 
 
@@ -194,7 +197,7 @@ def _read_csv_cells(path: Path) -> tuple[pl.DataFrame, str]:
     if not data.strip():
         return pl.DataFrame(), "utf-8"
     try:
-        encoding = detect_encoding(data)
+        data, encoding = as_utf8(data)
     except ValueError as exc:
         raise InputFileError(
             path,
@@ -202,8 +205,6 @@ def _read_csv_cells(path: Path) -> tuple[pl.DataFrame, str]:
             f"cannot tell the text encoding (at {exc} it is neither UTF-8 nor GB18030/GBK). "
             "Save the file again as 'CSV UTF-8' or XLSX and retry.",
         ) from exc
-    if encoding != "utf-8":
-        data = data.decode(encoding).encode("utf-8")
     try:
         cells = pl.read_csv(
             io.BytesIO(data), has_header=False, infer_schema=False, truncate_ragged_lines=False,
@@ -523,19 +524,30 @@ def read_file(path: Path, columns: Sequence[Column], table_zh: str, include_hidd
 def read_files(paths: Sequence[Path], columns: Sequence[Column], table_zh: str,
                include_hidden_sheets: bool = False) -> RawRead:
     """Read many files; collects every file's error before raising, so one run names them all."""
-    frames, reports, skips, errors = [], [], [], []
-    for path in paths:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(path: Path) -> RawRead | InputFileError:
         try:
             booklet = export_booklet(path) if path.suffix.lower() in EXCEL_SUFFIXES and not \
                 path.name.lower().startswith(("schools", "counties")) else None
             if booklet is not None:
                 from junheng.exports import read_export
 
-                read = read_export(path, booklet, include_hidden_sheets, columns)
-            else:
-                read = read_file(path, columns, table_zh, include_hidden_sheets)
+                return read_export(path, booklet, include_hidden_sheets, columns)
+            return read_file(path, columns, table_zh, include_hidden_sheets)
         except InputFileError as exc:
-            errors.append(exc)
+            return exc
+
+    frames, reports, skips, errors = [], [], [], []
+    if any(p.suffix.lower() in EXCEL_SUFFIXES for p in paths):
+        _import_workbook_readers()
+    # files are independent, and parsing a CSV leaves the interpreter free: a province's file is
+    # read while the next one is decoded (the results are kept in the files' order)
+    with ThreadPoolExecutor(min(len(paths), os.cpu_count() or 1, 4) or 1) as pool:
+        results = list(pool.map(one, paths))
+    for read in results:
+        if isinstance(read, InputFileError):
+            errors.append(read)
             continue
         frames.append(read.frame)
         reports.extend(read.reports)
@@ -544,6 +556,19 @@ def read_files(paths: Sequence[Path], columns: Sequence[Column], table_zh: str,
         raise InputFilesError(errors)
     frame = pl.concat(frames) if frames else empty_raw(columns)
     return RawRead(frame, reports, skips)
+
+
+def _import_workbook_readers() -> None:
+    """The libraries read_file and read_export import when they first meet a workbook, imported
+    here before files are read in threads: two threads importing one library at once can each
+    wait for a module the other holds."""
+    import zipfile  # noqa: F401
+    from xml.etree import ElementTree  # noqa: F401
+
+    import fastexcel  # noqa: F401
+    import xlrd  # noqa: F401
+
+    import junheng.exports  # noqa: F401
 
 
 class InputFilesError(Exception):
