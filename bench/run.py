@@ -44,15 +44,18 @@ CORE = ("school_units", "unit_indicators", "school_indicators", "county_variatio
 PLAN = ("unit_gaps", "unit_plan", "county_plan", "province_plan (all years)")
 
 
-def _pss_kb(pid: int) -> int:
+def _private_kb(pid: int) -> int:
+    """The pages a process holds alone: what it allocated or changed itself (a forked worker
+    shares the rest with its parent, a spawned one shares the libraries)."""
+    total = 0
     try:
         with open(f"/proc/{pid}/smaps_rollup") as f:
             for line in f:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1])
+                if line.startswith(("Private_Clean:", "Private_Dirty:")):
+                    total += int(line.split()[1])
     except OSError:  # the process ended meanwhile
         pass
-    return 0
+    return total
 
 
 def _descendants(root: int) -> list[int]:
@@ -83,12 +86,12 @@ def _rss_kb(pid: int) -> int:
 
 
 def rss_mb(root: int | None = None) -> float:
-    """Memory of a process (this one by default; resident) and of every process it started (the
-    plan's and the dashboards' workers; proportional set size: a worker's share of the pages it
-    shares with its parent is counted twice, so the figure errs high). The process's own set is
-    read from its status line: its proportional size takes its page tables' lock and stalls it."""
+    """Memory of a process (this one by default: its resident set) and of every process it
+    started (the plan's and the dashboards' workers: the pages each holds alone), so a page a
+    worker shares with the process counts once. The process's own set is read from its status
+    line: reading its page map instead takes its page tables' lock and stalls it."""
     root = root or os.getpid()
-    return (_rss_kb(root) + sum(_pss_kb(pid) for pid in _descendants(root)[1:])) / 1024
+    return (_rss_kb(root) + sum(_private_kb(pid) for pid in _descendants(root)[1:])) / 1024
 
 
 class PeakSampler:
