@@ -41,6 +41,7 @@ SCHOOL_DOWNLOADS = {"school_indicators": "学校指标", "unit_plan": "学校达
 
 @dataclass
 class Published:
+    year: int                          # the publication year: the latest year of county_scorecard
     schools: pl.DataFrame
     cv: pl.DataFrame
     scorecard: pl.DataFrame
@@ -85,7 +86,8 @@ def load_published(out_dir: Path, provinces: list[str] | None = None) -> Publish
     """The published tables (see _PUBLICATION_YEAR_ONLY); with ``provinces``, only those provinces' rows."""
     out_dir = Path(out_dir)
     meta = json.loads((out_dir / "reference" / "assumptions.json").read_text(encoding="utf-8"))
-    pub_year = pl.scan_parquet(out_dir / "county_scorecard" / "**" / "*.parquet").select(pl.col("year").max()).collect().item()
+    pub_year = (pl.scan_parquet(out_dir / _TABLES["scorecard"] / "**" / "*.parquet")
+                .select(pl.col("year").max()).collect().item())
 
     def read(path: Path, latest: bool = False) -> pl.DataFrame:
         frame = pl.scan_parquet(path)
@@ -94,6 +96,7 @@ def load_published(out_dir: Path, provinces: list[str] | None = None) -> Publish
         return (frame if provinces is None else _of_provinces(frame, provinces)).collect()
 
     return Published(
+        year=pub_year,
         **{field: read(out_dir / table / "**" / "*.parquet", field in _PUBLICATION_YEAR_ONLY)
            for field, table in _TABLES.items()},
         milestones=read(out_dir / "reference" / "milestones.parquet"),
@@ -130,7 +133,7 @@ def build_dashboards(out_dir: Path, dest: Path | None = None, run_time: str | No
     final = Path(dest or out_dir / "dashboards")
     started = time.perf_counter()
     pub = load_published(out_dir)
-    pub_year = int(pub.scorecard.get_column("year").max())
+    pub_year = pub.year
     run_time = run_time or time.strftime("%Y-%m-%d %H:%M")
     with replaced_folder(final) as dest:  # the site is written whole, then swapped in
         pages, provinces = _write_site(out_dir, pub, dest, pub_year, run_time)
@@ -153,7 +156,7 @@ def _write_site(out_dir: Path, pub: Published, dest: Path, pub_year: int, run_ti
     counties = dict(year_cards.group_by("province_code").len().iter_rows())
     shares = _shares(counties, min(os.cpu_count() or 1, MAX_WORKERS) if len(year_cards) >= PARALLEL_FROM else 1)
     with ProcessPoolExecutor(max(1, len(shares) - 1), mp_context=multiprocessing.get_context("spawn")) as pool:
-        others = [pool.submit(county_pages, out_dir, dest, pub_year, share) for share in shares[1:]]
+        others = [pool.submit(county_pages, out_dir, dest, share) for share in shares[1:]]
         _overview_pages(pub, dest, pub_year, run_time)
         pages = _county_pages(pub.restricted(shares[0]) if others else pub, dest, pub_year)
         pages += sum(f.result() for f in others)
@@ -196,9 +199,10 @@ def _write(dest: Path, rel: str, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def county_pages(out_dir: Path, dest: Path, pub_year: int, provinces: list[str]) -> int:
+def county_pages(out_dir: Path, dest: Path, provinces: list[str]) -> int:
     """Write the county pages of ``provinces`` (in a worker process); returns how many."""
-    return _county_pages(load_published(out_dir, provinces), dest, pub_year)
+    pub = load_published(out_dir, provinces)
+    return _county_pages(pub, dest, pub.year)
 
 
 def _county_pages(pub: Published, dest: Path, pub_year: int) -> int:
