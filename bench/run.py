@@ -85,7 +85,7 @@ def _rss_kb(pid: int) -> int:
     return 0
 
 
-def rss_mb(root: int | None = None) -> float:
+def memory_mb(root: int | None = None) -> float:
     """Memory of a process (this one by default: its resident set) and of every process it
     started (the plan's and the dashboards' workers: the pages each holds alone), so a page a
     worker shares with the process counts once. The process's own set is read from its status
@@ -105,13 +105,13 @@ class PeakSampler:
 
     def _loop(self):
         while not self._stop.is_set():
-            self.peak = max(self.peak, rss_mb(self._root))
+            self.peak = max(self.peak, memory_mb(self._root))
             time.sleep(0.05)
 
     @contextmanager
     def measure(self, root: int | None = None):
         self._root = root
-        self.peak = rss_mb(root)
+        self.peak = memory_mb(root)
         self._stop.clear()
         thread = threading.Thread(target=self._loop, daemon=True)
         thread.start()
@@ -120,7 +120,7 @@ class PeakSampler:
         finally:
             self._stop.set()
             thread.join()
-            self.peak = max(self.peak, rss_mb())
+            self.peak = max(self.peak, memory_mb(self._root))
 
 
 def national_inbox(years: list[int], counties: int, schools: int) -> Path:
