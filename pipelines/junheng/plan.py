@@ -188,19 +188,14 @@ def solve_level(students: np.ndarray, amounts: np.ndarray, thresholds: np.ndarra
     open_units: list[int] = []
     open_options: dict[int, list[tuple[int, ...]]] = {}
     short = below.any(axis=1)
-    if allowed_misses == 1:
-        alone = short & ~(below & ~separable[None, :]).any(axis=1)
-        best = np.where(below, saving, -np.inf).argmax(axis=1)
-        for i in np.flatnonzero(alone).tolist():
-            choice[i] = (int(best[i]),)
-        short = short & ~alone
-    else:
-        alone = np.zeros(n, dtype=bool)
     options = {}
-    below_of = below.tolist()
-    for i in np.flatnonzero(short).tolist():
-        ks = tuple(k for k, b in enumerate(below_of[i]) if b)
-        options[i] = list(itertools.combinations(ks, min(allowed_misses, len(ks))))
+    if allowed_misses == 1:
+        _one_miss_options(below, separable, saving, choice, open_units, open_options)
+    else:
+        below_of = below.tolist()
+        for i in np.flatnonzero(short).tolist():
+            ks = tuple(k for k, b in enumerate(below_of[i]) if b)
+            options[i] = list(itertools.combinations(ks, min(allowed_misses, len(ks))))
     for i, opts in options.items():
         sep = [o for o in opts if all(is_separable[k] for k in o)]
         coupled = [o for o in opts if not all(is_separable[k] for k in o)]
@@ -217,11 +212,9 @@ def solve_level(students: np.ndarray, amounts: np.ndarray, thresholds: np.ndarra
                                              x, full, relaxed, w, ceiling, prices)
 
     exempt = np.zeros_like(below)
-    if allowed_misses == 1:
-        exempt[np.flatnonzero(alone), best[alone]] = True
-    for i in options:
-        if choice[i]:
-            exempt[i, list(choice[i])] = True
+    for i, c in enumerate(choice):
+        if c:
+            exempt[i, list(c)] = True
     bounds_all = np.where(exempt, relaxed, full)
     values = np.empty_like(x)
     filled = np.zeros_like(below)
@@ -239,6 +232,39 @@ def solve_level(students: np.ndarray, amounts: np.ndarray, thresholds: np.ndarra
     if not proven:
         gap = max(0.0, -below_cost / cost) if cost > 0 else 0.0
     return LevelPlan(values, cost, proven, filled, gap)
+
+
+def _set_bits(mask: int) -> list[int]:
+    """The positions of a mask's set bits, lowest first."""
+    out = []
+    while mask:
+        low = mask & -mask
+        out.append(low.bit_length() - 1)
+        mask ^= low
+    return out
+
+
+def _one_miss_options(below, separable, saving, choice, open_units, open_options) -> None:
+    """With one miss allowed (the national rule), each unit below a threshold misses one
+    indicator. Its options are the separable indicator that saves most on its own and every
+    binding one it is below on; it takes the option that saves most (the first such, in that
+    order), and is left open for the search when it has more than one. Fills the arguments."""
+    sep = below & separable[None, :]
+    coupled = below & ~separable[None, :]
+    has_sep = sep.any(axis=1)
+    sep_best = np.where(sep, saving, -np.inf).argmax(axis=1)
+    sep_value = np.where(has_sep, saving[np.arange(len(below)), sep_best], -np.inf)
+    coupled_value = np.where(coupled, saving, -np.inf)
+    coupled_best = coupled_value.argmax(axis=1)
+    take_sep = has_sep & (sep_value >= coupled_value.max(axis=1))
+    chosen = np.where(take_sep, sep_best, coupled_best)
+    n_kept = has_sep.astype(int) + coupled.sum(axis=1)
+    for i in np.flatnonzero(below.any(axis=1)).tolist():
+        choice[i] = (int(chosen[i]),)
+    for i in np.flatnonzero(n_kept > 1).tolist():
+        open_units.append(i)
+        open_options[i] = ([(int(sep_best[i]),)] if has_sep[i] else []) + [
+            (int(k),) for k in np.flatnonzero(coupled[i]).tolist()]
 
 
 def _search(choice, open_units, open_options, binding, separable, saving, x, full, relaxed, w, ceiling, prices):
@@ -262,12 +288,13 @@ def _search(choice, open_units, open_options, binding, separable, saving, x, ful
     memo: dict[tuple[int, int], float] = {}
 
     def binding_cost(k: int, mask: int) -> float:
-        if (k, mask) not in memo:
-            idx = [i for i in range(n) if mask >> i & 1]
+        key = (k, mask)
+        if key not in memo:
+            idx = _set_bits(mask)
             bounds = full[:, k].copy()
             bounds[idx] = relaxed[idx, k]
-            memo[(k, mask)] = prices[k] * fill_cost(x[:, k], bounds, w, ceiling)[0]
-        return memo[(k, mask)]
+            memo[key] = prices[k] * fill_cost(x[:, k], bounds, w, ceiling)[0]
+        return memo[key]
 
     # what each open unit's option adds to each binding indicator's mask, and saves on the
     # separable ones: worked out once, not for every combination tried
@@ -306,14 +333,15 @@ def _search(choice, open_units, open_options, binding, separable, saving, x, ful
         levels = {}
         for k in binding:
             mask = fixed_masks[k] | sum(1 << i for i, o in picks.items() if k in o)
-            idx = [i for i in range(n) if mask >> i & 1]
+            idx = _set_bits(mask)
             bounds = full[:, k].copy()
             bounds[idx] = relaxed[idx, k]
             levels[k] = water_fill(bounds, w, ceiling)
         value = saving.copy()     # what exempting (i, k) saves with the water levels held
         for k in binding:
             value[:, k] = prices[k] * w * (np.maximum(full[:, k], levels[k]) - np.maximum(relaxed[:, k], levels[k]))
-        new = {i: max(open_options[i], key=lambda o: sum(value[i, k] for k in o)) for i in open_units}
+        value_of = value.tolist()
+        new = {i: max(open_options[i], key=lambda o: sum(value_of[i][k] for k in o)) for i in open_units}
         if new == picks:
             break
         picks = new

@@ -26,8 +26,8 @@ import polars as pl
 from junheng.paths import EXPECTATIONS_DIR
 
 SEVERITY = {"error": "critical", "warning": "warning"}
+# Great Expectations keeps its project context in a global: one validation at a time
 _context_lock = threading.Lock()
-_validation_context = None   # made on first use: Great Expectations costs seconds to import
 
 
 @dataclass
@@ -95,15 +95,6 @@ def _new_context():
     return context
 
 
-def _context():
-    global _validation_context
-    with _context_lock:
-        if _validation_context is None:
-            _validation_context = _new_context()
-            _validation_context.data_sources.add_pandas("warehouse")
-        return _validation_context
-
-
 def validate_frame(frame: pl.DataFrame, suite: dict, results_dir: Path | None = None, run_name: str = "") -> Report:
     """Run one suite on a frame. Missing columns are reported as failures, never skipped.
     With ``results_dir``, Great Expectations' result is kept there for the Data Docs."""
@@ -112,11 +103,12 @@ def validate_frame(frame: pl.DataFrame, suite: dict, results_dir: Path | None = 
     name = suite["table"]
     frame = derive(frame, suite)
     keys = [k for k in suite.get("keys", []) if k in frame.columns]
-    context = _context()
     with _context_lock:
+        # a context of its own for each validation: a context keeps every frame it was given
+        # (a national table's pandas copy each time), and making one costs milliseconds
+        context = _new_context()
         asset_name = f"{name}{'-' + run_name if run_name else ''}"
-        source = context.data_sources.get("warehouse")
-        asset = source.add_dataframe_asset(f"{asset_name}-{len(source.assets)}")
+        asset = context.data_sources.add_pandas("warehouse").add_dataframe_asset(asset_name)
         batch = asset.add_batch_definition_whole_dataframe("all")
         gx_suite = gx.ExpectationSuite(name=f"{asset.name}")
         missing: list[Failure] = []
