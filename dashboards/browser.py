@@ -88,6 +88,26 @@ def chromium() -> str | None:
     return None
 
 
+def column_after_sorting(page: Path, table: str, column: int, clicks: int = 1) -> list[str]:
+    """Click the header of ``column`` (from 0) of the first table matching the CSS selector
+    ``table`` ``clicks`` times, as a reader sorting it would; returns that column's sort values
+    (``data-v``, or the cell's text), top row first."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium(), args=FLAGS)
+        try:
+            tab = browser.new_page()
+            tab.goto(Path(page).resolve().as_uri(), wait_until="load")
+            for _ in range(clicks):
+                tab.locator(f"{table} thead th").nth(column).click()
+            return tab.locator(table).first.evaluate(
+                "(t, i) => Array.from(t.tBodies[0].rows, r => r.cells[i].dataset.v || r.cells[i].textContent)",
+                column)
+        finally:
+            browser.close()
+
+
 def visit(page: Path, screenshot: Path | None = None, width: int = 1280, height: int = 900, phone: bool = False,
           full_page: bool = False, pdf: Path | None = None, timeout_ms: int = 60_000) -> Visit:
     """Load ``page`` with every non-file request blocked; optionally screenshot it (the first

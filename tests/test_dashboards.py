@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from dashboards.browser import chromium, visit
+from dashboards.browser import chromium, column_after_sorting, visit
 from junheng.contract import INDICATORS
 
 FIGURE = re.compile(r'<script type="application/json" class="figure" data-target="(\w+)">(.*?)</script>', re.S)
@@ -174,6 +174,16 @@ def test_school_table_lists_every_unit(published):
     page = (published / "dashboards" / "county" / "650121.html").read_text(encoding="utf-8")
     table = page.split("学校（评估单元）一览", 1)[1].split("</table>", 1)[0]
     assert table.count("<tr>") == n + 1
+
+
+@pytest.mark.skipif(chromium() is None and not os.environ.get("CI"), reason="chromium not installed")
+def test_a_click_on_a_header_sorts_its_own_table(published):
+    """The school table is not the page's first table: a click on its 在校生 header sorts it by
+    enrolment, a second click the other way."""
+    page = published / "dashboards" / "county" / "650121.html"
+    students = sorted(read(published, "school_indicators").filter(pl.col("county_code") == "650121")["students"])
+    assert [int(v) for v in column_after_sorting(page, "table.schools", 3)] == students
+    assert [int(v) for v in column_after_sorting(page, "table.schools", 3, clicks=2)] == students[::-1]
 
 
 def _page_kinds(published: Path) -> dict[str, Path]:

@@ -12,9 +12,10 @@
     var fig = JSON.parse(node.textContent);
     Plotly.newPlot(node.dataset.target, fig.data, fig.layout, config);
   });
-  document.querySelectorAll('table.sortable th').forEach(function (th, index) {
+  document.querySelectorAll('table.sortable th').forEach(function (th) {
     th.addEventListener('click', function () {
-      var table = th.closest('table'), body = table.tBodies[0];
+      // the column within its own table (a page has several tables)
+      var index = th.cellIndex, table = th.closest('table'), body = table.tBodies[0];
       var rows = Array.prototype.slice.call(body.rows);
       var asc = th.dataset.order !== 'asc';
       rows.sort(function (a, b) {
