@@ -93,6 +93,13 @@ def _is_number(text: str) -> bool:
         return False
 
 
+def _sort_value(value: str, display: str) -> str:
+    """The cell's ``data-v``: left out where sorting by the text shown gives the same order (the
+    page's script sorts by the text then), which is most cells of a county page."""
+    v = esc(value)
+    return f' data-v="{v}"' if v and v != display else ""
+
+
 def table(headers: list[str], rows: list[list[tuple[str, str, str]]], text_cols: int = 1, cls: str = "") -> str:
     """rows of (display, sort value, css class) cells. Words are left-aligned, numbers right: the
     first ``text_cols`` columns always, any other column whose first sort value is not a number."""
@@ -103,7 +110,7 @@ def table(headers: list[str], rows: list[list[tuple[str, str, str]]], text_cols:
     labels = [f' data-label="{esc(re.sub(r"<[^>]+>", "", h))}"' if "cards" in cls else "" for h in headers]
     classes = [" text" if t else "" for t in text]
     body = "".join(
-        "<tr>" + "".join(f'<td class="{c}{classes[i]}"{labels[i]} data-v="{esc(v)}">{d}</td>'
+        "<tr>" + "".join(f'<td class="{c}{classes[i]}"{labels[i]}{_sort_value(v, d)}>{d}</td>'
                          for i, (d, v, c) in enumerate(r)) + "</tr>"
         for r in rows)
     return (f'<div class="scroll"><table class="sortable {cls}"><thead><tr>{head}</tr></thead>'
@@ -231,7 +238,7 @@ def _school_table(schools: list[dict], thresholds: dict, floor_share: float) -> 
     out = []
     for r in schools:
         name = esc(r["school_name"])
-        cells = [f'<td class="text" data-v="{name}">{name}</td><td class="text" data-v="{r["level"]}">{LEVEL_ZH[r["level"]]}</td>'
+        cells = [f'<td class="text">{name}</td><td class="text" data-v="{r["level"]}">{LEVEL_ZH[r["level"]]}</td>'
                  f'<td class="text" data-v="{r["unit_kind"]}">{KIND_ZH.get(r["unit_kind"], r["unit_kind"])}</td>'
                  f'<td data-v="{r["students"]}">{r["students"]:,}</td>']
         for code, (thr, floor) in zip(codes, limits[r["level"]]):

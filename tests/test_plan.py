@@ -246,3 +246,39 @@ def test_a_combined_school_adds_facilities_once_for_both_sections(assess):
     # counted once in the county's total and its cost
     assert one(con, "select sports_area_added_m2, capital_cost_yuan from county_plan") == (
         3966.0, pytest.approx(3966 * 400.0))
+
+
+def test_a_rerun_plans_only_the_counties_whose_inputs_changed(tmp_path, monkeypatch):
+    """The plan kept from the last run stands in for a county whose inputs are unchanged; the
+    result is the same as planning every county afresh, before and after one county changes."""
+    from junheng import plan, plan_cache
+
+    con = duckdb.connect(str(tmp_path / "rerun.duckdb"))
+    try:
+        build_folder(con, SAMPLE_CSV)
+        year = con.sql("select max(year) from county_plan").fetchall()[0][0]
+        cache = plan_cache.cache_path(con, year)
+        assert cache.exists()
+        planned: list[int] = []
+        real = plan._plan_counties
+        monkeypatch.setattr(plan, "_plan_counties", lambda counties: planned.append(len(counties)) or real(counties))
+
+        def afresh() -> pl.DataFrame:
+            cache.unlink()
+            return plan.unit_plan(con, year)
+
+        kept = plan.unit_plan(con, year)
+        assert planned == [0]
+        assert kept.equals(afresh()) and kept.height > 0
+
+        county, school_id = con.sql(f"select county_code, school_id from unit_plan where year = {year} "
+                                    "order by county_code, school_id limit 1").fetchall()[0]
+        con.sql(f"update school_units set teaching_area_m2 = teaching_area_m2 * 0.5 "
+                f"where year = {year} and school_id = '{school_id}'")
+        planned.clear()
+        changed = plan.unit_plan(con, year)
+        assert planned == [1]                      # that county alone
+        assert changed.equals(afresh())
+        assert not changed.filter(pl.col("county_code") == county).equals(kept.filter(pl.col("county_code") == county))
+    finally:
+        con.close()

@@ -45,6 +45,7 @@ import duckdb
 import numpy as np
 import polars as pl
 
+from junheng import plan_cache
 from junheng.contract import RESOURCES
 
 K = len(RESOURCES)
@@ -584,9 +585,17 @@ def unit_plan(con: duckdb.DuckDBPyConnection, year: int) -> pl.DataFrame:
     _JOB = {"school": school, "level": level, "students": students, "share": share, "amounts": amounts,
             "province": province, "settings": settings, "facility": facility}
     try:
-        planned = _plan_counties(counties)
+        # counties whose inputs are as the last run left them keep that run's plan
+        keys = plan_cache.county_keys(_JOB, counties)
+        path = plan_cache.cache_path(con, year)
+        known = plan_cache.load(path)
+        todo = [c for c, key in zip(counties, keys) if key not in known]
+        fresh = iter(_plan_counties(todo))
+        planned = [known.piece(key, a) if key in known else next(fresh) for (a, _), key in zip(counties, keys)]
     finally:
         _JOB = {}
+    if todo or not known.holds_only(keys):
+        plan_cache.save(path, keys, planned, counties)
     parts: dict[str, list] = {k: [] for k in ("row", "k", "received", "school_add", "paid", "reason", "proven",
                                               "gap", "passes")}
     for piece in planned:

@@ -185,7 +185,7 @@ def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFram
     store that way as to write as Parquet, and three times as long to read back."""
     from junheng.publish import atomic_path
 
-    folder = _tables_folder(con)
+    folder = tables_folder(con)
     if folder is None:  # a warehouse in memory
         con.register("__frame", frame)
         try:
@@ -201,7 +201,7 @@ def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFram
     con.sql(f"create or replace view {table} as select * from read_parquet({sql_literal(path)})")
 
 
-def _tables_folder(con: duckdb.DuckDBPyConnection) -> Path | None:
+def tables_folder(con: duckdb.DuckDBPyConnection) -> Path | None:
     """``<warehouse file>.tables``, or None for a warehouse in memory."""
     path = con.sql("select path from duckdb_databases() where database_name = current_database()").fetchall()[0][0]
     return Path(f"{path}.tables").resolve() if path else None
