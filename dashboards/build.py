@@ -15,6 +15,7 @@ from a network.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -24,9 +25,11 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from dashboards.pages import county_page, index_page, province_page
+import junheng.contract as contract_module
 from junheng.contract import CHECKPOINT_YEARS
 from junheng.publish import replaced_folder
 
@@ -128,20 +131,58 @@ def write_downloads(pub: Published, dest: Path, year: int) -> list[tuple[str, st
 
 
 def build_dashboards(out_dir: Path, dest: Path | None = None, run_time: str | None = None) -> dict:
-    """Write every page under ``dest`` (default ``out_dir/dashboards``) from the Parquet in ``out_dir``."""
+    """Write every page under ``dest`` (default ``out_dir/dashboards``) from the Parquet in ``out_dir``.
+    A county page whose rows are those the site there was built from is taken from it as it is."""
     out_dir = Path(out_dir)
     final = Path(dest or out_dir / "dashboards")
     started = time.perf_counter()
     pub = load_published(out_dir)
     pub_year = pub.year
     run_time = run_time or time.strftime("%Y-%m-%d %H:%M")
+    earlier = Earlier.of(final)
     with replaced_folder(final) as dest:  # the site is written whole, then swapped in
-        pages, provinces = _write_site(out_dir, pub, dest, pub_year, run_time)
-    return {"pages": pages + 1 + provinces, "seconds": time.perf_counter() - started, "dest": str(final)}
+        pages, provinces, reused = _write_site(out_dir, pub, dest, pub_year, run_time, earlier)
+    return {"pages": pages + 1 + provinces, "reused": reused, "seconds": time.perf_counter() - started,
+            "dest": str(final)}
 
 
-def _write_site(out_dir: Path, pub: Published, dest: Path, pub_year: int, run_time: str) -> tuple[int, int]:
-    """Every page into ``dest``; returns (county pages, province pages)."""
+PAGE_KEYS = ".page_keys.json"   # county code → what its page was built from (beside the pages)
+
+
+@dataclass
+class Earlier:
+    """The site being replaced: where its county pages are and what each was built from."""
+
+    site: Path | None = None
+    keys: dict[str, str] | None = None
+
+    @classmethod
+    def of(cls, site: Path) -> Earlier:
+        try:
+            return cls(site, json.loads((site / PAGE_KEYS).read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            return cls()
+
+    def reuse(self, code: str, key: str, dest: Path) -> bool:
+        """Put the earlier page of ``code`` in ``dest`` if it was built from ``key``."""
+        if not self.keys or self.keys.get(code) != key:
+            return False
+        old, new = self.site / "county" / f"{code}.html", dest / "county" / f"{code}.html"
+        new.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(old, new)     # the earlier folder is removed once the new one is in place
+        except OSError:
+            try:
+                shutil.copyfile(old, new)
+            except OSError:
+                return False
+        return True
+
+
+def _write_site(out_dir: Path, pub: Published, dest: Path, pub_year: int, run_time: str,
+                earlier: Earlier | None = None) -> tuple[int, int, int]:
+    """Every page into ``dest``; returns (county pages, province pages, county pages reused)."""
+    earlier = earlier or Earlier()
     (dest / "assets").mkdir()
     import plotly
 
@@ -156,11 +197,13 @@ def _write_site(out_dir: Path, pub: Published, dest: Path, pub_year: int, run_ti
     counties = dict(year_cards.group_by("province_code").len().iter_rows())
     shares = _shares(counties, min(os.cpu_count() or 1, MAX_WORKERS) if len(year_cards) >= PARALLEL_FROM else 1)
     with ProcessPoolExecutor(max(1, len(shares) - 1), mp_context=multiprocessing.get_context("spawn")) as pool:
-        others = [pool.submit(county_pages, out_dir, dest, share) for share in shares[1:]]
+        others = [pool.submit(county_pages, out_dir, dest, share, earlier) for share in shares[1:]]
         _overview_pages(pub, dest, pub_year, run_time)
-        pages = _county_pages(pub.restricted(shares[0]) if others else pub, dest, pub_year)
-        pages += sum(f.result() for f in others)
-    return pages, len(counties)
+        written = [_county_pages(pub.restricted(shares[0]) if others else pub, dest, pub_year, earlier)]
+        written += [f.result() for f in others]
+    keys = {code: key for _, _, share in written for code, key in share.items()}
+    _write(dest, PAGE_KEYS, json.dumps(dict(sorted(keys.items())), separators=(",", ":")))
+    return sum(n for n, _, _ in written), len(counties), sum(r for _, r, _ in written)
 
 
 def _overview_pages(pub: Published, dest: Path, pub_year: int, run_time: str) -> None:
@@ -199,38 +242,74 @@ def _write(dest: Path, rel: str, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def county_pages(out_dir: Path, dest: Path, provinces: list[str]) -> int:
-    """Write the county pages of ``provinces`` (in a worker process); returns how many."""
+def county_pages(out_dir: Path, dest: Path, provinces: list[str], earlier: Earlier) -> tuple[int, int, dict]:
+    """Write the county pages of ``provinces`` (in a worker process); see _county_pages."""
     pub = load_published(out_dir, provinces)
-    return _county_pages(pub, dest, pub.year)
+    return _county_pages(pub, dest, pub.year, earlier)
 
 
-def _county_pages(pub: Published, dest: Path, pub_year: int) -> int:
+def _county_pages(pub: Published, dest: Path, pub_year: int, earlier: Earlier) -> tuple[int, int, dict]:
+    """The county pages; returns how many, how many were the earlier site's, and each one's key."""
     year_cards = pub.scorecard.filter(pl.col("year") == pub_year)
     year_cv = pub.cv.filter(pl.col("year") == pub_year)
     year_items = pub.items.filter(pl.col("year") == pub_year)
     thresholds = _thresholds(pub.thresholds)
     floor_share = dict(pub.thresholds.select("province_code", "floor_share").unique().iter_rows())
-    parts = {
-        "scorecard": _by_county(year_cards),
-        "progress": _by_county(pub.county_progress.filter(pl.col("year") == pub_year)),
-        "items": _by_county(year_items.sort("area", "item")),
-        "cv": _by_county(pub.cv),
-        "cv_year": _by_county(year_cv),
-        "schools": _by_county(pub.schools.filter(pl.col("year") == pub_year).sort("level", "school_name")),
-        "county_plan": _by_county(pub.county_plan.filter(pl.col("year") == pub_year)),
-        "unit_plan": _by_county(pub.unit_plan.filter(pl.col("year") == pub_year)),
+    tables = {
+        "scorecard": year_cards,
+        "progress": pub.county_progress.filter(pl.col("year") == pub_year),
+        "items": year_items.sort("area", "item"),
+        "cv": pub.cv,
+        "cv_year": year_cv,
+        "schools": pub.schools.filter(pl.col("year") == pub_year).sort("level", "school_name"),
+        "county_plan": pub.county_plan.filter(pl.col("year") == pub_year),
+        "unit_plan": pub.unit_plan.filter(pl.col("year") == pub_year),
     }
-    pages = 0
+    parts = {name: _by_county(frame) for name, frame in tables.items()}
+    keys = _page_keys(tables, pub_year, thresholds, floor_share)
+    reused = 0
     for code in parts["scorecard"]:
+        if earlier.reuse(code, keys[code], dest):
+            reused += 1
+            continue
         # a page reads tens of rows: as plain dicts, taken once, rather than a frame operation
         # for every figure and table (dicts for every county at once would double the memory)
         d = {k: v[code].to_dicts() if code in v else [] for k, v in parts.items()}
         province = d["scorecard"][0]["province_code"]
         _write(dest, f"county/{code}.html",
                county_page(code, pub_year, d, thresholds.get(province, {}), floor_share[province]))
-        pages += 1
-    return pages
+    return len(keys), reused, keys
+
+
+def _renderer() -> bytes:
+    """What a county page is made by: the code that writes it and the version of polars (whose row
+    hashes the keys are made of)."""
+    sources = [Path(__file__).parent / f for f in ("build.py", "pages.py", "figures.py")]
+    sources += [Path(contract_module.__file__).with_name(f) for f in ("brief.py", "contract.py")]
+    return hashlib.blake2b(b"".join(p.read_bytes() for p in sources) + pl.__version__.encode()).digest()
+
+
+def _page_keys(tables: dict[str, pl.DataFrame], pub_year: int, thresholds: dict,
+               floor_share: dict) -> dict[str, str]:
+    """Each county page's key: a digest of everything it is made from (its rows of every table,
+    in order, the year, its province's standards and the renderer). Equal keys, equal pages."""
+    base = hashlib.blake2b(_renderer() + str(pub_year).encode()).digest()
+    rows = {name: _row_hashes(frame) for name, frame in tables.items()}
+    keys = {}
+    for code, province in tables["scorecard"].select("county_code", "province_code").iter_rows():
+        h = hashlib.blake2b(base, digest_size=16)
+        h.update(repr((province, sorted(thresholds.get(province, {}).items()), floor_share[province])).encode())
+        for name, by_county in rows.items():
+            h.update(name.encode() + by_county.get(code, b""))
+        keys[code] = h.hexdigest()
+    return keys
+
+
+def _row_hashes(frame: pl.DataFrame) -> dict[str, bytes]:
+    """Each county's rows of a table, in the table's order, as the bytes of their row hashes."""
+    hashed = (frame.select("county_code", pl.Series("h", frame.hash_rows(seed=0)))
+              .group_by("county_code", maintain_order=True).agg("h"))
+    return {code: np.array(h, dtype=np.uint64).tobytes() for code, h in hashed.iter_rows()}
 
 
 def _by_county(frame: pl.DataFrame) -> dict[str, pl.DataFrame]:

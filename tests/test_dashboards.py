@@ -59,6 +59,35 @@ def test_pages_shared_between_processes_are_the_pages_written_in_one(published, 
         assert (tmp_path / "shared" / rel).read_bytes() == (tmp_path / "alone" / rel).read_bytes(), rel
 
 
+def test_a_rebuild_takes_unchanged_county_pages_from_the_site_it_replaces(published, tmp_path):
+    """A county page is rebuilt only when its rows changed, and the site is the site a build
+    from nothing writes."""
+    import shutil
+
+    from dashboards import build
+
+    out = tmp_path / "out"
+    shutil.copytree(published, out, ignore=shutil.ignore_patterns("dashboards"))
+    first = build.build_dashboards(out, run_time="2024-10-01 06:00")
+    again = build.build_dashboards(out, run_time="2024-10-01 06:00")
+    assert first["reused"] == 0 and again["reused"] == first["pages"] - 1 - len(list((out / "dashboards" / "province").glob("*.html")))
+
+    cards = out / "county_scorecard" / "year=2024" / "part-0.parquet"
+    frame = pl.read_parquet(cards)
+    county = frame["county_code"][0]
+    frame.with_columns(pl.when(pl.col("county_code") == county).then(pl.lit("改名县")).otherwise(pl.col("county_name"))
+                       .alias("county_name")).write_parquet(cards)
+    changed = build.build_dashboards(out, run_time="2024-10-01 06:00")
+    assert changed["reused"] == again["reused"] - 1
+    assert "改名县" in (out / "dashboards" / "county" / f"{county}.html").read_text(encoding="utf-8")
+
+    build.build_dashboards(out, tmp_path / "fresh", run_time="2024-10-01 06:00")
+    files = sorted(p.relative_to(tmp_path / "fresh") for p in (tmp_path / "fresh").rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(out / "dashboards") for p in (out / "dashboards").rglob("*") if p.is_file())
+    for rel in files:
+        assert (out / "dashboards" / rel).read_bytes() == (tmp_path / "fresh" / rel).read_bytes(), rel
+
+
 def test_provinces_are_shared_out_by_their_county_counts():
     from dashboards.build import _shares
 

@@ -363,7 +363,8 @@ def reports(context: AssetExecutionContext, warehouse_db: WarehouseResource, set
         index = out / "dashboards" / "index.html"
         yield MaterializeResult(
             asset_key="dashboards",
-            metadata={"pages": result["pages"], "seconds": round(result["seconds"], 1),
+            metadata={"pages": result["pages"], "county_pages_unchanged": result["reused"],
+                      "seconds": round(result["seconds"], 1),
                       "index": MetadataValue.path(str(index))},
             check_results=[_result("dashboards_written", index.exists() and result["pages"] > 1,
                                    f"{result['pages']} pages in {result['seconds']:.1f} s", "dashboards")])
