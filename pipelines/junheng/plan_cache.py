@@ -5,7 +5,8 @@ province's counties only; the plan is the same either way (it is a function of i
 Each county's plan is kept under a key, a digest of everything it is computed from: the
 county's units as the plan reads them (school, level, students, facility share, resources),
 its province's settings (thresholds, ceilings, 85% floor, misses allowed, tolerance, prices,
-rounding steps, unit costs) and the source of the plan's code. One Parquet file per school
+rounding steps, unit costs) and the source of the plan's code (and of the contract, which
+orders the resources). One Parquet file per school
 year beside the warehouse (``<warehouse>.tables/unit_plan_cache/year=YYYY.parquet``), replaced
 whole by each run, so it holds the latest run's counties only. A warehouse in memory keeps
 none, and a file that cannot be read is planned around, never trusted.
@@ -21,8 +22,8 @@ import numpy as np
 import polars as pl
 
 FIELDS = ("k", "received", "school_add", "paid", "reason", "proven", "gap", "passes")
-_CODE = hashlib.blake2b(b"".join(p.read_bytes() for p in (Path(__file__).with_name("plan.py"), Path(__file__)))
-                        ).hexdigest()
+_CODE = hashlib.blake2b(b"".join(Path(__file__).with_name(f).read_bytes()
+                                 for f in ("plan.py", "plan_cache.py", "contract.py"))).hexdigest()
 
 
 def cache_path(con: duckdb.DuckDBPyConnection, year: int) -> Path | None:
