@@ -125,9 +125,12 @@ def _types_with(level: str) -> list[str]:
     return [t for t, levels in TYPE_LEVELS.items() if level in levels]
 
 
-def _numeric(name: str, percent: bool = False) -> pl.Expr:
-    text = pl.col(name).str.replace_all(",", "").str.replace_all("，", "")
-    if percent:  # "90%" as Excel shows a percent cell, or as a CSV export writes it
+def _numeric(name: str, percent: bool = False, plain: bool = False) -> pl.Expr:
+    """``plain``: every cell of the column is digits and points, with nothing to take out."""
+    text = pl.col(name)
+    if not plain:
+        text = text.str.replace_all(",", "").str.replace_all("，", "")
+    if percent and not plain:  # "90%" as Excel shows a percent cell, or as a CSV export writes it
         text = text.str.strip_suffix("%")
     value = text.cast(pl.Float64, strict=False)
     return pl.when(value.is_nan() | value.is_infinite()).then(None).otherwise(value)
@@ -229,21 +232,32 @@ def _flag(kind: str, name: str) -> str:
     return f"__{kind}_{name}"
 
 
-def _clean(raw: pl.DataFrame, columns: tuple[Column, ...]) -> pl.DataFrame:
+def _plain_columns(raw: pl.DataFrame, columns: tuple[Column, ...]) -> set[str]:
+    """The columns whose every cell is digits and points (or blank), as nearly every number column
+    of an export is: they hold no invisible or full-width character, no placeholder and no formula
+    error, so one scan clears them of every check ``_clean`` makes."""
+    if not raw.height:
+        return set()
+    found = raw.select(*[(~pl.col(c.name).str.contains(r"[^0-9.]")).all().alias(c.name) for c in columns])
+    return {name for name, plain in found.row(0, named=True).items() if plain}
+
+
+def _clean(raw: pl.DataFrame, columns: tuple[Column, ...], plain: set[str] = frozenset()) -> pl.DataFrame:
     """Fold what a cell shows from how it was typed, before any rule looks at it:
     invisible characters removed everywhere; full-width forms folded (NFKC) in codes,
     enumerations and numbers; placeholders such as “—” read as blank; formula errors
     (#REF! …) read as blank and flagged. Flag and original columns are added only for the
     columns where something changed, so the rules can say exactly what was found."""
     # Most cells are plain digits or plain words: find the columns that need any folding first,
-    # with cheap scans, and fold only those.
+    # with cheap scans, and fold only those (the ``plain`` columns need none).
+    columns = tuple(c for c in columns if c.name not in plain)
     probe = raw.select(
         *[pl.col(c.name).str.contains(INVISIBLE).any().alias(f"i{c.name}") for c in columns],
         *[pl.col(c.name).str.contains(r"[^\x00-\x7f]").any().alias(f"w{c.name}") for c in columns
           if c.kind in FOLDED_KINDS],
         *[pl.col(c.name).str.starts_with("#").any().alias(f"f{c.name}") for c in columns],
         *[pl.col(c.name).str.to_lowercase().is_in(EMPTY_MARKERS).any().alias(f"d{c.name}") for c in columns],
-    ).row(0, named=True) if raw.height else {}
+    ).row(0, named=True) if raw.height and columns else {}
     cleaned = {}
     for c in columns:
         v = pl.col(c.name)
@@ -283,17 +297,18 @@ def _clean(raw: pl.DataFrame, columns: tuple[Column, ...]) -> pl.DataFrame:
 
 def _parse(raw: pl.DataFrame, columns: tuple[Column, ...]) -> pl.DataFrame:
     """Add a parsed twin ``__v_<name>`` of every number, code and yes/no column."""
+    plain = _plain_columns(raw, columns)
     exprs = []
     for c in columns:
         if c.kind in ("int", "float"):
-            exprs.append(_numeric(c.name, c.max_value == 100.0).alias(_p(c.name)))
+            exprs.append(_numeric(c.name, c.max_value == 100.0, c.name in plain).alias(_p(c.name)))
         elif c.kind == "code":
             exprs.append(_code(c.name).alias(_p(c.name)))
         elif c.kind == "bool":
             low = pl.col(c.name).str.to_lowercase()
             exprs.append(pl.when(low.is_in(BOOL_TRUE)).then(True).when(low.is_in(BOOL_FALSE)).then(False)
                          .otherwise(None).alias(_p(c.name)))
-    return _clean(raw, columns).with_row_index("__rid").with_columns(exprs)
+    return _clean(raw, columns, plain).with_row_index("__rid").with_columns(exprs)
 
 
 def _cleaning_problems(probs: _Problems, columns: tuple[Column, ...]) -> None:
