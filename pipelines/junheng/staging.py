@@ -509,9 +509,13 @@ def _stray_year_checks(probs: _Problems, checks: InputChecks) -> None:
     year = pl.col(_p("year"))
     per_year = pl.len().over(*sheet, _p("year"))
     # a join, not nested windows: polars 1.x panics on those over a decade of national rows
-    main = probs.frame.filter(year.is_not_null()).group_by(*sheet, _p("year")).len().group_by(*sheet).agg(
+    counts = probs.frame.filter(year.is_not_null()).group_by(*sheet, _p("year")).len()
+    main = counts.group_by(*sheet).agg(
         pl.col("len").max().alias("__main_n"),
         pl.col(_p("year")).filter(pl.col("len") == pl.col("len").max()).max().alias("__main_year"))
+    if not counts.join(main, on=sheet, nulls_equal=True).filter(
+            pl.col("len") < checks.stray_year_share * pl.col("__main_n")).height:
+        return  # the usual case: no sheet has a stray year, and the wide frame is left alone
     probs.frame = probs.frame.join(main, on=sheet, how="left", nulls_equal=True)
     probs.add(
         year.is_not_null() & (per_year < checks.stray_year_share * pl.col("__main_n")), "year", "stray_year",
@@ -560,7 +564,10 @@ def _parent_checks(probs: _Problems) -> None:
     parents = df.filter(pl.col(_p("school_id")).is_not_null()).select(
         pl.col(_p("year")), pl.col(_p("school_id")).alias(_p("parent_school_id")),
         pl.col(_p("county_code")).alias("__parent_county")).unique([_p("year"), _p("parent_school_id")])
-    probs.frame = df.join(parents, on=[_p("year"), _p("parent_school_id")], how="left")
+    # the parent's county as one more column (a join of the whole wide frame would copy every column)
+    keys = [_p("year"), _p("parent_school_id")]
+    probs.frame = df.with_columns(
+        df.select(keys).join(parents, on=keys, how="left", maintain_order="left").get_column("__parent_county"))
     has_parent = pl.col(_p("parent_school_id")).is_not_null() & (pl.col("__type") == TEACHING_POINT)
     probs.add(
         has_parent & pl.col("__parent_county").is_not_null() & (pl.col("__parent_county") != pl.col(_p("county_code"))),
