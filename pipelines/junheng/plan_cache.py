@@ -106,21 +106,22 @@ def save(path: Path | None, keys: list[str], pieces: list[dict[str, np.ndarray]]
     """Keep this run's plans (replacing the year's file)."""
     if path is None:
         return
-    from junheng.publish import atomic_write_parquet
+    from junheng.publish import atomic_path
 
-    columns: dict[str, list] = {c: [] for c in ("key", "rel", *FIELDS)}
-    seen = set()
+    kept, seen, rows, columns = [], set(), [], {c: [] for c in ("rel", *FIELDS)}
     for key, piece, (a, _) in zip(keys, pieces, counties):
         if key in seen:  # two counties of identical inputs have one plan
             continue
         seen.add(key)
-        columns["key"].append(np.full(len(piece["row"]) + 1, key, dtype=object))
+        kept.append(key)
+        rows.append(len(piece["row"]) + 1)
         columns["rel"].append(np.concatenate(([-1], piece["row"] - a)))
         for f in FIELDS:
             columns[f].append(np.concatenate(([_MARKER[f]], piece[f])))
-    frame = pl.DataFrame({c: np.concatenate(v) if v else [] for c, v in columns.items()},
-                         schema=_SCHEMA)
-    atomic_write_parquet(frame, path)
+    frame = pl.DataFrame({"key": pl.Series(kept, dtype=pl.String).gather(np.repeat(np.arange(len(kept)), rows)),
+                          **{c: np.concatenate(v) if v else [] for c, v in columns.items()}}, schema=_SCHEMA)
+    with atomic_path(path) as tmp:  # a cache: written fast, read once
+        frame.write_parquet(tmp, compression="lz4", statistics=False)
 
 
 _MARKER = {"k": 0, "received": 0.0, "school_add": 0.0, "paid": 0.0, "reason": "", "proven": False, "gap": 0.0,
