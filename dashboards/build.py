@@ -21,6 +21,7 @@ import os
 import shutil
 import time
 import multiprocessing
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -163,9 +164,13 @@ class Earlier:
         except (OSError, ValueError):
             return cls()
 
+    def holds(self, code: str, key: str) -> bool:
+        """Whether the earlier site has the page of ``code`` built from ``key``."""
+        return bool(self.keys) and self.keys.get(code) == key and (self.site / "county" / f"{code}.html").exists()
+
     def reuse(self, code: str, key: str, dest: Path) -> bool:
         """Put the earlier page of ``code`` in ``dest`` if it was built from ``key``."""
-        if not self.keys or self.keys.get(code) != key:
+        if not self.holds(code, key):
             return False
         old, new = self.site / "county" / f"{code}.html", dest / "county" / f"{code}.html"
         new.parent.mkdir(parents=True, exist_ok=True)
@@ -190,12 +195,15 @@ def _write_site(out_dir: Path, pub: Published, dest: Path, pub_year: int, run_ti
     for asset in ASSETS.iterdir():
         shutil.copyfile(asset, dest / "assets" / asset.name)
 
-    year_cards = pub.scorecard.filter(pl.col("year") == pub_year)
-    # County pages are independent: shared out by province between processes, one per core
-    # (each reads only its own provinces' rows); this process writes the index, the provinces
-    # and the first share meanwhile.
-    counties = dict(year_cards.group_by("province_code").len().iter_rows())
-    shares = _shares(counties, min(os.cpu_count() or 1, MAX_WORKERS) if len(year_cards) >= PARALLEL_FROM else 1)
+    # County pages are independent: the pages to write are shared out by province between
+    # processes, one per core (each reads only its own provinces' rows); this process writes the
+    # index, the provinces, the first share and takes the unchanged pages meanwhile.
+    tables, keys, _, _ = _county_inputs(pub, pub_year)
+    province_of = dict(tables["scorecard"].select("county_code", "province_code").iter_rows())
+    pending = Counter(province_of[code] for code, key in keys.items() if not earlier.holds(code, key))
+    shares = _shares(dict(pending), min(os.cpu_count() or 1, MAX_WORKERS)
+                     if sum(pending.values()) >= PARALLEL_FROM else 1) or [[]]
+    shares[0] += sorted(set(province_of.values()) - set(pending))
     with ProcessPoolExecutor(max(1, len(shares) - 1), mp_context=multiprocessing.get_context("spawn")) as pool:
         others = [pool.submit(county_pages, out_dir, dest, share, earlier) for share in shares[1:]]
         _overview_pages(pub, dest, pub_year, run_time)
@@ -203,7 +211,7 @@ def _write_site(out_dir: Path, pub: Published, dest: Path, pub_year: int, run_ti
         written += [f.result() for f in others]
     keys = {code: key for _, _, share in written for code, key in share.items()}
     _write(dest, PAGE_KEYS, json.dumps(dict(sorted(keys.items())), separators=(",", ":")))
-    return sum(n for n, _, _ in written), len(counties), sum(r for _, r, _ in written)
+    return sum(n for n, _, _ in written), len(set(province_of.values())), sum(r for _, r, _ in written)
 
 
 def _overview_pages(pub: Published, dest: Path, pub_year: int, run_time: str) -> None:
@@ -250,6 +258,25 @@ def county_pages(out_dir: Path, dest: Path, provinces: list[str], earlier: Earli
 
 def _county_pages(pub: Published, dest: Path, pub_year: int, earlier: Earlier) -> tuple[int, int, dict]:
     """The county pages; returns how many, how many were the earlier site's, and each one's key."""
+    tables, keys, thresholds, floor_share = _county_inputs(pub, pub_year)
+    parts = {name: _by_county(frame) for name, frame in tables.items()}
+    reused = 0
+    for code in parts["scorecard"]:
+        if earlier.reuse(code, keys[code], dest):
+            reused += 1
+            continue
+        # a page reads tens of rows: as plain dicts, taken once, rather than a frame operation
+        # for every figure and table (dicts for every county at once would double the memory)
+        d = {k: v[code].to_dicts() if code in v else [] for k, v in parts.items()}
+        province = d["scorecard"][0]["province_code"]
+        _write(dest, f"county/{code}.html",
+               county_page(code, pub_year, d, thresholds.get(province, {}), floor_share[province]))
+    return len(keys), reused, keys
+
+
+def _county_inputs(pub: Published, pub_year: int) -> tuple[dict[str, pl.DataFrame], dict[str, str], dict, dict]:
+    """What the county pages are made from: each table's rows of the year in page order, each
+    page's key, the standards and the 85% floor of each province."""
     year_cards = pub.scorecard.filter(pl.col("year") == pub_year)
     year_cv = pub.cv.filter(pl.col("year") == pub_year)
     year_items = pub.items.filter(pl.col("year") == pub_year)
@@ -265,20 +292,7 @@ def _county_pages(pub: Published, dest: Path, pub_year: int, earlier: Earlier) -
         "county_plan": pub.county_plan.filter(pl.col("year") == pub_year),
         "unit_plan": pub.unit_plan.filter(pl.col("year") == pub_year),
     }
-    parts = {name: _by_county(frame) for name, frame in tables.items()}
-    keys = _page_keys(tables, pub_year, thresholds, floor_share)
-    reused = 0
-    for code in parts["scorecard"]:
-        if earlier.reuse(code, keys[code], dest):
-            reused += 1
-            continue
-        # a page reads tens of rows: as plain dicts, taken once, rather than a frame operation
-        # for every figure and table (dicts for every county at once would double the memory)
-        d = {k: v[code].to_dicts() if code in v else [] for k, v in parts.items()}
-        province = d["scorecard"][0]["province_code"]
-        _write(dest, f"county/{code}.html",
-               county_page(code, pub_year, d, thresholds.get(province, {}), floor_share[province]))
-    return len(keys), reused, keys
+    return tables, _page_keys(tables, pub_year, thresholds, floor_share), thresholds, floor_share
 
 
 def _renderer() -> bytes:
