@@ -4,6 +4,8 @@
 -- Facilities are counted once per school: a combined school's sections show what the whole
 -- school adds (school_add_amount) on each section row. Capital and recurring costs stay apart;
 -- choice_weight (capital + recurring × the policy's years) only ranks counties, it is not a cost.
+-- Sums are exact (fixed-point, as in county_variation.sql): a parallel sum of doubles can differ in
+-- its last bits between runs, and a rerun must publish the same bytes.
 with counties as (
     select * from county_scorecard
     where year = getvariable('run_year') and resource_ok is distinct from true
@@ -17,7 +19,7 @@ plan as (
 school_adds as (
     select county_code, indicator, school_id, any_value(add_unit) as add_unit,
            max(case when add_unit = 'teachers' then null else school_add_amount end) as school_add,
-           sum(case when add_unit = 'teachers' then add_amount end) as teachers
+           sum((case when add_unit = 'teachers' then add_amount end)::decimal(38, 12))::double as teachers
     from plan
     group by all
 ),
@@ -25,11 +27,11 @@ school_adds as (
 totals as (
     select
         county_code,
-        coalesce(sum(teachers), 0) as teachers_added,
-        coalesce(sum(school_add) filter (where indicator = 'teaching_area_per_student'), 0) as teaching_area_added_m2,
-        coalesce(sum(school_add) filter (where indicator = 'sports_area_per_student'), 0) as sports_area_added_m2,
-        coalesce(sum(school_add) filter (where indicator = 'equipment_value_per_student'), 0) as equipment_added_yuan,
-        coalesce(sum(school_add) filter (where indicator = 'multimedia_rooms_per100'), 0) as multimedia_rooms_added
+        coalesce(sum(teachers::decimal(38, 12))::double, 0) as teachers_added,
+        coalesce((sum(school_add::decimal(38, 12)) filter (where indicator = 'teaching_area_per_student'))::double, 0) as teaching_area_added_m2,
+        coalesce((sum(school_add::decimal(38, 12)) filter (where indicator = 'sports_area_per_student'))::double, 0) as sports_area_added_m2,
+        coalesce((sum(school_add::decimal(38, 12)) filter (where indicator = 'equipment_value_per_student'))::double, 0) as equipment_added_yuan,
+        coalesce((sum(school_add::decimal(38, 12)) filter (where indicator = 'multimedia_rooms_per100'))::double, 0) as multimedia_rooms_added
     from school_adds
     group by county_code
 ),
@@ -37,11 +39,11 @@ totals as (
 costs as (
     select
         county_code,
-        sum(add_amount) filter (where indicator = 'qualified_teachers_per100') as qualified_teachers_added,
-        sum(add_amount) filter (where indicator = 'backbone_teachers_per100') as backbone_teachers_added,
-        sum(add_amount) filter (where indicator = 'pe_arts_teachers_per100') as pe_arts_teachers_added,
-        coalesce(sum(cost_yuan) filter (where cost_kind = 'capital'), 0) as capital_cost_yuan,
-        coalesce(sum(cost_yuan) filter (where cost_kind = 'recurring_per_year'), 0) as recurring_cost_yuan_per_year,
+        (sum(add_amount::decimal(38, 12)) filter (where indicator = 'qualified_teachers_per100'))::double as qualified_teachers_added,
+        (sum(add_amount::decimal(38, 12)) filter (where indicator = 'backbone_teachers_per100'))::double as backbone_teachers_added,
+        (sum(add_amount::decimal(38, 12)) filter (where indicator = 'pe_arts_teachers_per100'))::double as pe_arts_teachers_added,
+        coalesce((sum(cost_yuan::decimal(38, 12)) filter (where cost_kind = 'capital'))::double, 0) as capital_cost_yuan,
+        coalesce((sum(cost_yuan::decimal(38, 12)) filter (where cost_kind = 'recurring_per_year'))::double, 0) as recurring_cost_yuan_per_year,
         bool_or(cost_is_assumption) as costs_include_assumptions,
         bool_and(proven_cheapest) as proven_cheapest,
         max(cheapest_within) as cheapest_within,

@@ -38,8 +38,8 @@ chosen as (
     select
         n.year, n.province_code,
         list(r.county_code order by r.rank) filter (where r.rank <= n.counties_needed) as cheapest_set,
-        coalesce(sum(r.capital_cost_yuan) filter (where r.rank <= n.counties_needed), 0) as capital,
-        coalesce(sum(r.recurring_cost_yuan_per_year) filter (where r.rank <= n.counties_needed), 0) as recurring
+        coalesce((sum(r.capital_cost_yuan::decimal(38, 12)) filter (where r.rank <= n.counties_needed))::double, 0) as capital,
+        coalesce((sum(r.recurring_cost_yuan_per_year::decimal(38, 12)) filter (where r.rank <= n.counties_needed))::double, 0) as recurring
     from needs n
     left join ranked r on r.year = n.year and r.province_code = n.province_code
     group by all
