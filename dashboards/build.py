@@ -198,7 +198,7 @@ def _write_site(out_dir: Path, pub: Published, dest: Path, pub_year: int, run_ti
     # County pages are independent: the pages to write are shared out by province between
     # processes, one per core (each reads only its own provinces' rows); this process writes the
     # index, the provinces, the first share and takes the unchanged pages meanwhile.
-    tables, keys, _, _ = _county_inputs(pub, pub_year)
+    tables, keys = _county_inputs(pub, pub_year)
     province_of = dict(tables["scorecard"].select("county_code", "province_code").iter_rows())
     pending = Counter(province_of[code] for code, key in keys.items() if not earlier.holds(code, key))
     shares = _shares(dict(pending), min(os.cpu_count() or 1, MAX_WORKERS)
@@ -207,7 +207,9 @@ def _write_site(out_dir: Path, pub: Published, dest: Path, pub_year: int, run_ti
     with ProcessPoolExecutor(max(1, len(shares) - 1), mp_context=multiprocessing.get_context("spawn")) as pool:
         others = [pool.submit(county_pages, out_dir, dest, share, earlier) for share in shares[1:]]
         _overview_pages(pub, dest, pub_year, run_time)
-        written = [_county_pages(pub.restricted(shares[0]) if others else pub, dest, pub_year, earlier)]
+        # alone, this process writes every county: the inputs worked out above serve as they are
+        written = [_county_pages(pub.restricted(shares[0]), dest, pub_year, earlier) if others
+                   else _county_pages(pub, dest, pub_year, earlier, (tables, keys))]
         written += [f.result() for f in others]
     keys = {code: key for _, _, share in written for code, key in share.items()}
     _write(dest, PAGE_KEYS, json.dumps(dict(sorted(keys.items())), separators=(",", ":")))
@@ -256,9 +258,12 @@ def county_pages(out_dir: Path, dest: Path, provinces: list[str], earlier: Earli
     return _county_pages(pub, dest, pub.year, earlier)
 
 
-def _county_pages(pub: Published, dest: Path, pub_year: int, earlier: Earlier) -> tuple[int, int, dict]:
-    """The county pages; returns how many, how many were the earlier site's, and each one's key."""
-    tables, keys, thresholds, floor_share = _county_inputs(pub, pub_year)
+def _county_pages(pub: Published, dest: Path, pub_year: int, earlier: Earlier,
+                  inputs: tuple[dict, dict] | None = None) -> tuple[int, int, dict]:
+    """The county pages; returns how many, how many were the earlier site's, and each one's key.
+    ``inputs``: the tables and keys of _county_inputs, when already worked out for ``pub``."""
+    tables, keys = inputs or _county_inputs(pub, pub_year)
+    thresholds, floor_share = _standards(pub)
     parts = {name: _by_county(frame) for name, frame in tables.items()}
     reused = 0
     for code in parts["scorecard"]:
@@ -274,14 +279,18 @@ def _county_pages(pub: Published, dest: Path, pub_year: int, earlier: Earlier) -
     return len(keys), reused, keys
 
 
-def _county_inputs(pub: Published, pub_year: int) -> tuple[dict[str, pl.DataFrame], dict[str, str], dict, dict]:
-    """What the county pages are made from: each table's rows of the year in page order, each
-    page's key, the standards and the 85% floor of each province."""
+def _standards(pub: Published) -> tuple[dict, dict]:
+    """Each province's thresholds ({(level, indicator): value}) and its 85% floor."""
+    return (_thresholds(pub.thresholds),
+            dict(pub.thresholds.select("province_code", "floor_share").unique().iter_rows()))
+
+
+def _county_inputs(pub: Published, pub_year: int) -> tuple[dict[str, pl.DataFrame], dict[str, str]]:
+    """What the county pages are made from: each table's rows of the year in page order, and
+    each page's key."""
     year_cards = pub.scorecard.filter(pl.col("year") == pub_year)
     year_cv = pub.cv.filter(pl.col("year") == pub_year)
     year_items = pub.items.filter(pl.col("year") == pub_year)
-    thresholds = _thresholds(pub.thresholds)
-    floor_share = dict(pub.thresholds.select("province_code", "floor_share").unique().iter_rows())
     tables = {
         "scorecard": year_cards,
         "progress": pub.county_progress.filter(pl.col("year") == pub_year),
@@ -292,7 +301,7 @@ def _county_inputs(pub: Published, pub_year: int) -> tuple[dict[str, pl.DataFram
         "county_plan": pub.county_plan.filter(pl.col("year") == pub_year),
         "unit_plan": pub.unit_plan.filter(pl.col("year") == pub_year),
     }
-    return tables, _page_keys(tables, pub_year, thresholds, floor_share), thresholds, floor_share
+    return tables, _page_keys(tables, pub_year, *_standards(pub))
 
 
 def _renderer() -> bytes:

@@ -279,7 +279,6 @@ def _search(choice, open_units, open_options, binding, separable, saving, x, ful
     at most be (a lower bound: every candidate relaxed on every binding indicator at once, each
     unit saving its most on the separable ones), None when proven.
     """
-    n = len(choice)
     fixed_masks = dict.fromkeys(binding, 0)
     for i, c in enumerate(choice):
         if c and i not in open_options:

@@ -130,8 +130,8 @@ def _numeric(name: str, percent: bool = False, plain: bool = False) -> pl.Expr:
     text = pl.col(name)
     if not plain:
         text = text.str.replace_all(",", "").str.replace_all("，", "")
-    if percent and not plain:  # "90%" as Excel shows a percent cell, or as a CSV export writes it
-        text = text.str.strip_suffix("%")
+        if percent:  # "90%" as Excel shows a percent cell, or as a CSV export writes it
+            text = text.str.strip_suffix("%")
     value = text.cast(pl.Float64, strict=False)
     return pl.when(value.is_nan() | value.is_infinite()).then(None).otherwise(value)
 
@@ -507,18 +507,20 @@ def _stray_year_checks(probs: _Problems, checks: InputChecks) -> None:
     on one row) are flagged row by row rather than assessed as a year of their own."""
     sheet = ["source_file", "source_sheet"]
     year = pl.col(_p("year"))
-    per_year = pl.len().over(*sheet, _p("year"))
+
+    def stray(rows: pl.Expr) -> pl.Expr:  # this year's rows are few beside the sheet's main year
+        return rows < checks.stray_year_share * pl.col("__main_n")
+
     # a join, not nested windows: polars 1.x panics on those over a decade of national rows
     counts = probs.frame.filter(year.is_not_null()).group_by(*sheet, _p("year")).len()
     main = counts.group_by(*sheet).agg(
         pl.col("len").max().alias("__main_n"),
         pl.col(_p("year")).filter(pl.col("len") == pl.col("len").max()).max().alias("__main_year"))
-    if not counts.join(main, on=sheet, nulls_equal=True).filter(
-            pl.col("len") < checks.stray_year_share * pl.col("__main_n")).height:
+    if not counts.join(main, on=sheet, nulls_equal=True).filter(stray(pl.col("len"))).height:
         return  # the usual case: no sheet has a stray year, and the wide frame is left alone
     probs.frame = probs.frame.join(main, on=sheet, how="left", nulls_equal=True)
     probs.add(
-        year.is_not_null() & (per_year < checks.stray_year_share * pl.col("__main_n")), "year", "stray_year",
+        year.is_not_null() & stray(pl.len().over(*sheet, _p("year"))), "year", "stray_year",
         pl.format("本表其他 {} 行都是 {} 学年，只有少数几行是 {} 学年：多半是误填了学年。请核对；如确实是另一学年的数据，请放在单独的文件中。",
                   pl.col("__main_n"), pl.col("__main_year").cast(pl.Int64), year.cast(pl.Int64)),
         pl.format("the other {} rows of this sheet are year {}; only a few rows are year {}: most likely a typing "
