@@ -18,6 +18,24 @@ def test_replace_year_keeps_other_years_and_is_idempotent(tmp_path):
     assert con.sql("select year, count(*) from t group by year order by year").fetchall() == [(2023, 10), (2024, 10)]
 
 
+def test_a_year_is_one_file_replaced_whole(tmp_path):
+    """Beside a warehouse file a year is one Parquet file: a failed model leaves the year as it
+    was, and a model whose columns changed (an upgrade) drops the other years' stale files."""
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    select = "select getvariable('run_year')::int as year, range as i from range(3)"
+    warehouse.replace_year(con, "t", select, 2023)
+    warehouse.replace_year(con, "t", select, 2024)
+    assert sorted(p.name for p in (tmp_path / "w.duckdb.tables" / "t").iterdir()) == [
+        "year=2023.parquet", "year=2024.parquet"]
+    with pytest.raises(duckdb.Error):
+        warehouse.replace_year(con, "t", "select getvariable('run_year')::int as year, error('bad row') as i", 2024)
+    assert con.sql("select year, count(*) from t group by year order by year").fetchall() == [(2023, 3), (2024, 3)]
+    assert len(list((tmp_path / "w.duckdb.tables" / "t").iterdir())) == 2   # no temporary file left
+
+    warehouse.replace_year(con, "t", "select getvariable('run_year')::int as year, 'x' as label", 2024)
+    assert con.sql("select * from t").fetchall() == [(2024, "x")]
+
+
 def test_aggregates_see_a_large_write_on_the_same_connection(tmp_path):
     """Regression guard: with duckdb 2.0.0 an aggregate over rows just written by a grouped
     insert on the same connection returned count 0 (300,000 rows; fine at 100,000)."""

@@ -606,25 +606,29 @@ def unit_plan(con: duckdb.DuckDBPyConnection, year: int) -> pl.DataFrame:
     rows, kk = cat["row"], cat["k"]
     base = frame[rows]
     # per-province settings for each row, by position: (province, indicator) → index
-    codes, which = np.unique(province[rows], return_inverse=True)
-    pk = which * K + kk
+    codes = sorted(settings)
+    which = base["province_code"].replace_strict({c: i for i, c in enumerate(codes)}, return_dtype=pl.Int64)
+    pk = which.to_numpy() * K + kk
 
-    def by_row(name: str) -> np.ndarray:
-        return np.array([v for c in codes for v in settings[c][name]])[pk]
+    def by_row(name: str, dtype: pl.DataType) -> pl.Series:
+        return pl.Series([v for c in codes for v in settings[c][name]], dtype=dtype).gather(pk)
 
-    per = by_row("per")
+    def by_indicator(values: list) -> pl.Series:
+        return pl.Series(values, dtype=pl.String).gather(kk)
+
+    per = by_row("per", pl.Float64).to_numpy()
     now = amounts[rows, kk] / students[rows]
     return pl.DataFrame({
         "year": np.full(len(rows), year), "province": base["province"], "province_code": base["province_code"],
         "county_code": base["county_code"], "county_name": base["county_name"], "school_id": base["school_id"],
         "school_name": base["school_name"], "level": base["level"], "unit_kind": base["unit_kind"],
-        "indicator": np.array([r.indicator for r in RESOURCES])[kk], "students": base["students"],
+        "indicator": by_indicator([r.indicator for r in RESOURCES]), "students": base["students"],
         "value_now": now * per, "value_planned": (amounts[rows, kk] + cat["received"]) / students[rows] * per,
-        "add_amount": cat["received"], "add_unit": np.array([r.unit_en for r in RESOURCES])[kk],
+        "add_amount": cat["received"], "add_unit": by_indicator([r.unit_en for r in RESOURCES]),
         "school_add_amount": cat["school_add"], "facility_share": share[rows], "cost_yuan": cat["paid"],
-        "cost_kind": by_row("kind"), "cost_is_assumption": by_row("assumption"),
-        "reason": cat["reason"].astype(str), "proven_cheapest": cat["proven"], "cheapest_within": cat["gap"],
-        "plan_passes": cat["passes"],
+        "cost_kind": by_row("kind", pl.String), "cost_is_assumption": by_row("assumption", pl.Boolean),
+        "reason": pl.Series(cat["reason"], dtype=pl.String), "proven_cheapest": cat["proven"],
+        "cheapest_within": cat["gap"], "plan_passes": cat["passes"],
     }, schema=UNIT_PLAN_SCHEMA)
 
 

@@ -143,7 +143,7 @@ units as (
         max(facility_share) filter (where own) as facility_share,
         sum(columns(['students', 'qualified_teachers', 'backbone_teachers', 'pe_arts_teachers',
                      'teaching_area_m2', 'sports_area_m2', 'equipment_value_yuan', 'multimedia_rooms',
-                     'teachers', 'books', 'computers', 'mid_senior_title_teachers'])::decimal(38, 12))
+                     'teachers', 'books', 'computers', 'mid_senior_title_teachers'])::decimal(38, 12))::double
     from contributions semi join absorbing using (unit_school_id, level)
     group by year, province_code, unit_school_id, level
 )
