@@ -5,8 +5,9 @@ The Dagster assets (:mod:`junheng.assets`), the test helpers, the benchmark and 
 list are all derived from ``MODELS``; a model added here appears everywhere at once.
 
 Each model is one SQL file ``sql/**/<name>.sql`` (a ``SELECT``) written to the table of the
-same name (one Parquet file per year beside a warehouse file, see :func:`junheng.warehouse.replace_year`) (or defined as a view of that name, where computing it when read is cheaper than
-storing it: ``view``), or, where the work is a search rather than a query (the plan to pass), a Python
+same name (one Parquet file per year beside a warehouse file: :func:`junheng.warehouse.replace_year`),
+or defined as a view of that name, where computing it when read is cheaper than storing it
+(``view``), or, where the work is a search rather than a query (the plan to pass), a Python
 function named by ``python`` that returns the year's rows:
   scope ``year``       one school year at a time (the year in ``getvariable('run_year')``),
                        partitioned by year in Dagster;
