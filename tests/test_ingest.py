@@ -285,3 +285,16 @@ def test_copies_across_files_are_named_from_every_year(tmp_path):
     with pytest.raises(DuplicateFilesError) as err:
         steps.stage(con, steps.SCHOOLS)
     assert [(a, b) for a, b, _, _ in err.value.pairs] == [("a_2023.csv", "b_2023.csv"), ("c_2024.csv", "d_2024.csv")]
+
+
+def test_a_problem_text_puts_each_value_in_its_place():
+    """The problem texts are made by ``text_with`` (``pl.format`` panicked on a national decade);
+    it fills each ``{}`` in order, casts numbers to text, and gives null when a value is null."""
+    from junheng.staging import text_with
+
+    frame = pl.DataFrame({"school": ["甲校", "乙校", None], "ratio": [64.79, None, 1.5]})
+    made = frame.select(text_with("“{}”折合为 {}，请核对。", pl.col("school"), pl.col("ratio").round(2)))
+    assert made.to_series().to_list() == ["“甲校”折合为 64.79，请核对。", None, None]
+    assert frame.select(text_with("{}", pl.col("ratio"))).to_series().to_list() == ["64.79", None, "1.5"]
+    with pytest.raises(ValueError):
+        text_with("{} and {}", pl.col("school"))

@@ -121,6 +121,20 @@ def _p(name: str) -> str:
     return f"__v_{name}"
 
 
+def text_with(template: str, *values: pl.Expr) -> pl.Expr:
+    """``template`` with each ``{}`` replaced by the next value (null if any value is null), as
+    ``pl.format`` does. Written with ``concat_str`` because ``pl.format`` (polars 2.1.0) panicked
+    on a problem of a national decade's rows, an index out of bounds in its string kernel, while
+    ``concat_str`` gives the text."""
+    pieces = template.split("{}")
+    if len(pieces) != len(values) + 1:
+        raise ValueError(f"{len(pieces) - 1} placeholders for {len(values)} values: {template}")
+    parts: list[pl.Expr] = [pl.lit(pieces[0])]
+    for value, piece in zip(values, pieces[1:]):
+        parts += [value.cast(pl.String), pl.lit(piece)]
+    return pl.concat_str(parts)
+
+
 def _types_with(level: str) -> list[str]:
     return [t for t, levels in TYPE_LEVELS.items() if level in levels]
 
@@ -319,18 +333,18 @@ def _cleaning_problems(probs: _Problems, columns: tuple[Column, ...]) -> None:
         if _flag("norm", name) in cols:
             probs.add(
                 pl.col(_flag("norm", name)), name, "normalised",
-                pl.format(f"“{col.zh}”含全角字符或不可见字符（如零宽空格），已按“{{}}”读取。请在原表中改正。",
+                text_with(f"“{col.zh}”含全角字符或不可见字符（如零宽空格），已按“{{}}”读取。请在原表中改正。",
                           pl.col(name)),
-                pl.format(f"'{name}' ({col.zh}) held full-width or invisible characters (e.g. a zero-width space); "
+                text_with(f"'{name}' ({col.zh}) held full-width or invisible characters (e.g. a zero-width space); "
                           "read as '{}'. Correct the file.", pl.col(name)),
                 severity="warning",
             )
         if _flag("fe", name) in cols:
             probs.add(
                 pl.col(_flag("fe", name)), name, "formula_error",
-                pl.format(f"“{col.zh}”是 Excel 公式错误 {{}}（#REF! 表示公式引用的单元格已被删除，#DIV/0! 表示除以 0）。"
+                text_with(f"“{col.zh}”是 Excel 公式错误 {{}}（#REF! 表示公式引用的单元格已被删除，#DIV/0! 表示除以 0）。"
                           "请在原表中修正公式，或直接填写数值。", pl.col(_orig(name))),
-                pl.format(f"'{name}' ({col.zh}) holds the Excel formula error {{}} (#REF!: the formula refers to "
+                text_with(f"'{name}' ({col.zh}) holds the Excel formula error {{}} (#REF!: the formula refers to "
                           "deleted cells; #DIV/0!: division by zero). Fix the formula or type the value.",
                           pl.col(_orig(name))),
             )
@@ -461,8 +475,8 @@ def _province_checks(probs: _Problems, checks: InputChecks) -> None:
     probs.add(
         _valid_code(checks) & text.is_not_null() & ~text.str.contains(short, literal=True), "province",
         "province_mismatch",
-        pl.format("县区代码 {} 属于{}，但省份写的是“{}”。代码或省份有一处写错了，请核对。", cc, full, text),
-        pl.format("county code {} belongs to {}, but the province reads '{}'. One of them is wrong: check both.",
+        text_with("县区代码 {} 属于{}，但省份写的是“{}”。代码或省份有一处写错了，请核对。", cc, full, text),
+        text_with("county code {} belongs to {}, but the province reads '{}'. One of them is wrong: check both.",
                   cc, full, text),
     )
 
@@ -490,13 +504,13 @@ def _county_name_checks(probs: _Problems, checks: InputChecks) -> None:
     tie = pl.col("__ties") > 1
     probs.add(
         pl.col("__usual").is_not_null(), "county_name", "county_name_mismatch",
-        pl.when(tie).then(pl.format("县区代码 {} 在本表中对应了不同的县名（{}），各占相同行数，无法判断哪个正确。请统一。",
+        pl.when(tie).then(text_with("县区代码 {} 在本表中对应了不同的县名（{}），各占相同行数，无法判断哪个正确。请统一。",
                                     cc, pl.col("__all_names")))
-        .otherwise(pl.format("县区代码 {} 在本表其他行中是“{}”，这一行写的是“{}”。代码或县名有一处写错了，请核对。",
+        .otherwise(text_with("县区代码 {} 在本表其他行中是“{}”，这一行写的是“{}”。代码或县名有一处写错了，请核对。",
                              cc, pl.col("__usual"), pl.col("county_name"))),
-        pl.when(tie).then(pl.format("county code {} has different names in this table ({}), equally often; which "
+        pl.when(tie).then(text_with("county code {} has different names in this table ({}), equally often; which "
                                     "is right cannot be told. Make them agree.", cc, pl.col("__all_names")))
-        .otherwise(pl.format("county code {} is '{}' on the other rows but '{}' here. The code or the name is "
+        .otherwise(text_with("county code {} is '{}' on the other rows but '{}' here. The code or the name is "
                              "mistyped: check both.", cc, pl.col("__usual"), pl.col("county_name"))),
     )
     probs.frame = probs.frame.drop("__usual", "__ties", "__all_names")
@@ -521,9 +535,9 @@ def _stray_year_checks(probs: _Problems, checks: InputChecks) -> None:
     probs.frame = probs.frame.join(main, on=sheet, how="left", nulls_equal=True)
     probs.add(
         year.is_not_null() & stray(pl.len().over(*sheet, _p("year"))), "year", "stray_year",
-        pl.format("本表其他 {} 行都是 {} 学年，只有少数几行是 {} 学年：多半是误填了学年。请核对；如确实是另一学年的数据，请放在单独的文件中。",
+        text_with("本表其他 {} 行都是 {} 学年，只有少数几行是 {} 学年：多半是误填了学年。请核对；如确实是另一学年的数据，请放在单独的文件中。",
                   pl.col("__main_n"), pl.col("__main_year").cast(pl.Int64), year.cast(pl.Int64)),
-        pl.format("the other {} rows of this sheet are year {}; only a few rows are year {}: most likely a typing "
+        text_with("the other {} rows of this sheet are year {}; only a few rows are year {}: most likely a typing "
                   "slip. Check it; data of another year belong in a file of their own.",
                   pl.col("__main_n"), pl.col("__main_year").cast(pl.Int64), year.cast(pl.Int64)),
     )
@@ -544,17 +558,17 @@ def _plausibility_checks(probs: _Problems, checks: InputChecks) -> None:
         where = per > 0
         probs.add(
             where & (ratio > spec["error_above"]), name, "implausible_value",
-            pl.format(f"“{col.zh}”折合{spec['zh']}为 {{}}，超过 {spec['error_above']:g}，不可能：多半是多打了几位、"
+            text_with(f"“{col.zh}”折合{spec['zh']}为 {{}}，超过 {spec['error_above']:g}，不可能：多半是多打了几位、"
                       "单位填错（如元与万元）或小数点位置有误。请核对。", shown),
-            pl.format(f"'{name}' ({col.zh}) comes to {{}} per student ({spec['zh']}), above {spec['error_above']:g}, "
+            text_with(f"'{name}' ({col.zh}) comes to {{}} per student ({spec['zh']}), above {spec['error_above']:g}, "
                       "which no school has: most likely extra digits, the wrong unit (元 for 万元) or a misplaced "
                       "decimal point. Check it.", shown),
         )
         probs.add(
             where & (ratio > spec["warn_above"]) & (ratio <= spec["error_above"]), name, "unusual_value",
-            pl.format(f"“{col.zh}”折合{spec['zh']}为 {{}}，高于通常范围（{spec['warn_above']:g}）。数据已使用，请核对。",
+            text_with(f"“{col.zh}”折合{spec['zh']}为 {{}}，高于通常范围（{spec['warn_above']:g}）。数据已使用，请核对。",
                       shown),
-            pl.format(f"'{name}' ({col.zh}) comes to {{}} per student ({spec['zh']}), above the usual range "
+            text_with(f"'{name}' ({col.zh}) comes to {{}} per student ({spec['zh']}), above the usual range "
                       f"({spec['warn_above']:g}). The value is used; check it.", shown),
             severity="warning",
         )
@@ -574,9 +588,9 @@ def _parent_checks(probs: _Problems) -> None:
     probs.add(
         has_parent & pl.col("__parent_county").is_not_null() & (pl.col("__parent_county") != pl.col(_p("county_code"))),
         "parent_school_id", "parent_other_county",
-        pl.format("所属学校 {} 在另一个县（{}），教学点不能跨县归属。请核对所属学校标识码或县区代码。",
+        text_with("所属学校 {} 在另一个县（{}），教学点不能跨县归属。请核对所属学校标识码或县区代码。",
                   pl.col(_p("parent_school_id")), pl.col("__parent_county")),
-        pl.format("the parent school {} lies in another county ({}); a teaching point cannot belong across a county "
+        text_with("the parent school {} lies in another county ({}); a teaching point cannot belong across a county "
                   "line. Check the parent id or the county code.", pl.col(_p("parent_school_id")),
                   pl.col("__parent_county")),
     )
@@ -606,7 +620,7 @@ def _duplicate_check(probs: _Problems, key_column: str, zh: str) -> None:
     the same keys come from two different files, the run stops instead, naming both."""
     df = probs.frame
     key = [_p("year"), _p(key_column)]
-    where = pl.format("{}:{}", pl.col("source_file").str.split("/").list.last(), pl.col("source_row"))
+    where = text_with("{}:{}", pl.col("source_file").str.split("/").list.last(), pl.col("source_row"))
     dup = (
         df.filter(pl.col(_p(key_column)).is_not_null() & pl.col(_p("year")).is_not_null())
         .with_columns(where.alias("__where"))
@@ -626,8 +640,8 @@ def _duplicate_check(probs: _Problems, key_column: str, zh: str) -> None:
                           how="left")
     probs.add(
         pl.col("__others").is_not_null(), key_column, f"duplicate_{key_column}",
-        pl.format(f"同一学年中{zh}重复，出现在：{{}}。请只保留一行。", pl.col("__others")),
-        pl.format(f"the same {key_column} appears more than once in this year, at: {{}}. Keep one row.",
+        text_with(f"同一学年中{zh}重复，出现在：{{}}。请只保留一行。", pl.col("__others")),
+        text_with(f"the same {key_column} appears more than once in this year, at: {{}}. Keep one row.",
                   pl.col("__others")),
     )
 
@@ -650,9 +664,9 @@ def _percent_fractions(probs: _Problems, columns: tuple[Column, ...]) -> None:
         shown = (v * 100).round(6).cast(pl.String)
         probs.add(
             pl.col(_flag("pct", col.name)), col.name, "percent_as_fraction",
-            pl.format(f"“{col.zh}”整列都在 0–1 之间，应是 Excel 百分比格式（90% 存为 0.9）：已按 {{}}% 读取。请核对。",
+            text_with(f"“{col.zh}”整列都在 0–1 之间，应是 Excel 百分比格式（90% 存为 0.9）：已按 {{}}% 读取。请核对。",
                       shown),
-            pl.format(f"every '{col.name}' ({col.zh}) value of this sheet lies in 0-1, so the column was typed as "
+            text_with(f"every '{col.name}' ({col.zh}) value of this sheet lies in 0-1, so the column was typed as "
                       "an Excel percentage (90% is stored as 0.9): read as {}%. Check it.", shown),
             severity="warning",
         )
@@ -728,9 +742,9 @@ def stage_schools(raw: pl.DataFrame, checks: InputChecks | None = None) -> Stage
             probs.add(
                 pl.col("__type").is_not_null() & ~_required_mask(col) & v.is_not_null() & (v != 0), col.name,
                 "level_not_taught",
-                pl.format("办学类型为“{}”，没有{}学段，但“{}”不为 0。请核对办学类型或该数值。",
+                text_with("办学类型为“{}”，没有{}学段，但“{}”不为 0。请核对办学类型或该数值。",
                           pl.col("__type"), pl.lit(level_zh), pl.lit(col.zh)),
-                pl.format("school type {} has no {} level, yet '{}' is not 0. Check the type or the value.",
+                text_with("school type {} has no {} level, yet '{}' is not 0. Check the type or the value.",
                           pl.col("__type"), pl.lit(col.required), pl.lit(col.name)),
             )
     probs.add(
@@ -776,9 +790,9 @@ def stage_counties(raw: pl.DataFrame, checks: InputChecks | None = None) -> Stag
         if col.max_value == 100.0:
             probs.add(
                 pl.col(col.name).str.ends_with("%"), col.name, "percent_cell",
-                pl.format(f"“{col.zh}”是百分比格式的单元格（{{}}），已按 {{}} 读取（本表百分比填 0-100）。请核对。",
+                text_with(f"“{col.zh}”是百分比格式的单元格（{{}}），已按 {{}} 读取（本表百分比填 0-100）。请核对。",
                           pl.col(col.name), pl.col(_p(col.name)).cast(pl.String)),
-                pl.format(f"'{col.name}' ({col.zh}) is a percent-formatted cell ({{}}), read as {{}} (this form takes "
+                text_with(f"'{col.name}' ({col.zh}) is a percent-formatted cell ({{}}), read as {{}} (this form takes "
                           "percentages as 0-100). Check it.", pl.col(col.name), pl.col(_p(col.name)).cast(pl.String)),
                 severity="warning",
             )
