@@ -36,6 +36,16 @@ def test_a_year_is_one_file_replaced_whole(tmp_path):
     assert con.sql("select * from t").fetchall() == [(2024, "x")]
 
 
+def test_a_warehouse_of_an_earlier_version_keeps_its_other_years(tmp_path):
+    """A model stored as a table by an earlier version: running one year moves the others to
+    their own files, so no year is lost until it is run again."""
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.sql("create table t as select y::int as year, range as i from range(3), range(2023, 2025) r(y)")
+    warehouse.replace_year(con, "t", "select getvariable('run_year')::int as year, range as i from range(5)", 2024)
+    assert con.sql("select year, count(*) from t group by year order by year").fetchall() == [(2023, 3), (2024, 5)]
+    assert warehouse._kind(con, "t") == "VIEW"
+
+
 def test_aggregates_see_a_large_write_on_the_same_connection(tmp_path):
     """Regression guard: with duckdb 2.0.0 an aggregate over rows just written by a grouped
     insert on the same connection returned count 0 (300,000 rows; fine at 100,000)."""

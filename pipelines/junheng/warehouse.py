@@ -162,11 +162,17 @@ def _replace_year_file(con: duckdb.DuckDBPyConnection, table: str, rows: str | p
         else:
             count = con.execute(f"copy (select * from {rows}) to {sql_literal(tmp)} "
                                 f"(format parquet, compression lz4)").fetchall()[0][0]
-    if _kind(con, table) == "VIEW" and _columns(con, table) != _columns(con, f"select * from read_parquet({sql_literal(path)})"):
+    columns = _columns(con, f"select * from read_parquet({sql_literal(path)})")
+    if _kind(con, table) == "BASE TABLE":  # a warehouse of an earlier version: its other years become files
+        if _columns(con, table) == columns:
+            for (other,) in con.sql(f"select distinct year from {table} where year <> {int(year)}").fetchall():
+                con.sql(f"copy (select * from {table} where year = {int(other)}) to "
+                        f"{sql_literal(folder / f'year={int(other)}.parquet')} (format parquet, compression lz4)")
+        con.sql(f"drop table {table}")
+    elif _kind(con, table) == "VIEW" and _columns(con, table) != columns:
         for other in folder.glob("year=*.parquet"):
             if other != path:
                 other.unlink()
-    _drop_unless(con, table, "VIEW")
     con.sql(f"create or replace view {table} as select * from read_parquet("
             f"{sql_literal(folder / 'year=*.parquet')}, hive_partitioning = false)")
     return count
