@@ -595,8 +595,7 @@ def unit_plan(con: duckdb.DuckDBPyConnection, year: int) -> pl.DataFrame:
         _JOB = {}
     if todo or not known.holds_only(keys):
         plan_cache.save(path, keys, planned, counties)
-    parts: dict[str, list] = {k: [] for k in ("row", "k", "received", "school_add", "paid", "reason", "proven",
-                                              "gap", "passes")}
+    parts: dict[str, list] = {k: [] for k in ("row", *plan_cache.FIELDS)}
     for piece in planned:
         for name, values in piece.items():
             parts[name].append(values)

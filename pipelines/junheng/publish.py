@@ -29,9 +29,9 @@ os.umask(_UMASK)
 
 
 @contextlib.contextmanager
-def atomic_path(path: Path, durable: bool = True) -> Iterator[Path]:
-    """A temporary path beside ``path`` to write; on success it is flushed to disk (unless not
-    ``durable``: a cache that a crash may lose) and renamed over ``path``, on failure removed."""
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write; on success it is flushed to disk and renamed
+    over ``path``, on failure removed."""
     path.parent.mkdir(parents=True, exist_ok=True)
     for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a run that was killed mid-write
         with contextlib.suppress(OSError):
@@ -40,9 +40,8 @@ def atomic_path(path: Path, durable: bool = True) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
-        if durable:
-            with open(tmp, "rb+") as f:
-                os.fsync(f.fileno())
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; published files are for everyone
         os.replace(tmp, path)
     except BaseException:

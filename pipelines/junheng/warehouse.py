@@ -149,27 +149,33 @@ def replace_year(con: duckdb.DuckDBPyConnection, table: str, select_sql: str, ye
     return con.sql(f"select count(*) from {table} where year = {int(year)}").fetchall()[0][0]
 
 
+def _write_year_file(con: duckdb.DuckDBPyConnection, path: Path, rows: str | pl.DataFrame) -> int:
+    """``rows`` (a query, or a frame made in Python) as the Parquet file ``path``, replaced whole
+    or not at all; returns how many rows."""
+    from junheng.publish import atomic_path
+
+    with atomic_path(path) as tmp:
+        if isinstance(rows, pl.DataFrame):  # polars writes its own frame faster than DuckDB scans it
+            rows.write_parquet(tmp, compression="lz4")
+            return rows.height
+        return con.execute(f"copy (select * from {rows}) to {sql_literal(tmp)} "
+                           f"(format parquet, compression lz4)").fetchall()[0][0]
+
+
 def _replace_year_file(con: duckdb.DuckDBPyConnection, table: str, rows: str | pl.DataFrame, year: int,
                        folder: Path) -> int:
     """``rows`` (a query, or a frame made in Python) as the year's file of ``table``."""
-    from junheng.publish import atomic_path
-
     path = folder / f"year={int(year)}.parquet"
-    with atomic_path(path, durable=False) as tmp:
-        if isinstance(rows, pl.DataFrame):  # polars writes its own frame faster than DuckDB scans it
-            rows.write_parquet(tmp, compression="lz4")
-            count = rows.height
-        else:
-            count = con.execute(f"copy (select * from {rows}) to {sql_literal(tmp)} "
-                                f"(format parquet, compression lz4)").fetchall()[0][0]
+    count = _write_year_file(con, path, rows)
     columns = _columns(con, f"select * from read_parquet({sql_literal(path)})")
-    if _kind(con, table) == "BASE TABLE":  # a warehouse of an earlier version: its other years become files
+    kind = _kind(con, table)
+    if kind == "BASE TABLE":  # a warehouse of an earlier version: its other years become files
         if _columns(con, table) == columns:
             for (other,) in con.sql(f"select distinct year from {table} where year <> {int(year)}").fetchall():
-                con.sql(f"copy (select * from {table} where year = {int(other)}) to "
-                        f"{sql_literal(folder / f'year={int(other)}.parquet')} (format parquet, compression lz4)")
+                _write_year_file(con, folder / f"year={int(other)}.parquet",
+                                 f"(select * from {table} where year = {int(other)})")
         con.sql(f"drop table {table}")
-    elif _kind(con, table) == "VIEW" and _columns(con, table) != columns:
+    elif kind == "VIEW" and _columns(con, table) != columns:
         for other in folder.glob("year=*.parquet"):
             if other != path:
                 other.unlink()

@@ -129,7 +129,8 @@ units as (
     from contributions anti join absorbing using (unit_school_id, level)
     union all by name
     -- a school and the teaching points it took in, summed exactly; names and kind are the
-    -- school's own (the points' when the school has no row of that level)
+    -- school's own (the points' when the school has no row of that level). Back to doubles here:
+    -- a union with decimals would turn every other unit's figures into decimals and back
     select
         year, province_code, any_value(province) as province, any_value(county_code) as county_code,
         any_value(county_name) as county_name, unit_school_id as school_id,
