@@ -73,6 +73,25 @@ def test_warning_is_reported_but_does_not_block(tmp_path):
     assert summary["schools"]["rows_staged"] == 5
 
 
+def test_great_expectations_loads_without_its_unused_modules_until_they_are_read():
+    # in a process of its own: the deferral only acts where they are not imported yet
+    code = """
+import sys
+from junheng.validation import DEFERRED_MODULES, import_gx
+gx = import_gx()
+assert all(type(sys.modules[m]).__name__ == "_Deferred" for m in DEFERRED_MODULES), "imported at once"
+from scipy import stats
+assert abs(stats.entropy([0.5, 0.5], [0.25, 0.75]) - 0.1438410362258904) < 1e-12   # ln(2/sqrt(3))
+assert type(sys.modules["scipy.stats"]).__name__ == "module"
+import scipy.stats.distributions
+import altair
+assert altair.Chart.__name__ == "Chart" and type(sys.modules["altair"]).__name__ == "module"
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
 KILLER = """
 import os, sys
 sys.path.insert(0, {tests!r})

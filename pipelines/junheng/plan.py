@@ -76,10 +76,17 @@ def water_fill(bounds: np.ndarray, weights: np.ndarray, ceiling: float) -> float
     n = len(bounds)
     if n <= 1:
         return -math.inf
+    k2 = 1.0 + ceiling * ceiling
+    # Most calls find the bounds passing already (h[0] <= 0 below). That is seen without
+    # sorting when it is clear by far more than the sums' rounding; a close call is left to the
+    # exact computation, so the result is the same either way.
+    wb = weights * bounds
+    m2, m1 = float((wb * bounds).sum()) * float(weights.sum()), k2 * float(wb.sum()) ** 2
+    if m2 - m1 <= -1e-9 * m2:
+        return -math.inf
     order = np.argsort(bounds, kind="stable")
     b, w = bounds[order], weights[order]
     W = w.sum()
-    k2 = 1.0 + ceiling * ceiling
     wb, wb2 = w * b, w * b * b
     # at L = b[j], units 0..j-1 are raised to b[j]; the rest keep their bounds
     w_raised = np.concatenate(([0.0], np.cumsum(w)[:-1]))
@@ -213,9 +220,7 @@ def solve_level(students: np.ndarray, amounts: np.ndarray, thresholds: np.ndarra
                                              x, full, relaxed, w, ceiling, prices)
 
     exempt = np.zeros_like(below)
-    for i, c in enumerate(choice):
-        if c:
-            exempt[i, list(c)] = True
+    exempt[[i for i, c in enumerate(choice) for _ in c], [k for c in choice for k in c]] = True
     bounds_all = np.where(exempt, relaxed, full)
     values = np.empty_like(x)
     filled = np.zeros_like(below)

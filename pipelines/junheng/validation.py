@@ -13,10 +13,14 @@ costs more than all the validations.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
 import os
 import re
+import sys
 import threading
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,8 +90,40 @@ RESULTS_DIR = Path("validation") / "gx"   # under the output folder
 DOCS_DIR = "data_docs"
 
 
+# Great Expectations imports these when it loads, for expectations and renderers the suites
+# here never use (distribution tests, charts): 1.7 s of its 3 s import. Each is put off until
+# something reads one of its attributes, which then imports it whole.
+DEFERRED_MODULES = ("scipy.stats", "altair")
+
+
+class _Deferred(types.ModuleType):
+    """Stands in ``sys.modules`` for a module not imported yet; the first attribute read imports
+    the real module (which replaces it there) and reads the attribute from it."""
+
+    def __init__(self, name: str, spec):
+        super().__init__(name)
+        self.__spec__ = spec   # read by the import system: present, so it does not load the module
+
+    def __getattr__(self, attr: str):
+        name = self.__name__
+        if sys.modules.get(name) is self:
+            del sys.modules[name]
+        return getattr(importlib.import_module(name), attr)
+
+
+def import_gx():
+    """``great_expectations``, with DEFERRED_MODULES put off (see there)."""
+    if "great_expectations" not in sys.modules:
+        for name in DEFERRED_MODULES:
+            if name not in sys.modules and (spec := importlib.util.find_spec(name)) is not None:
+                sys.modules[name] = _Deferred(name, spec)
+    import great_expectations
+
+    return great_expectations
+
+
 def _new_context():
-    import great_expectations as gx
+    gx = import_gx()
 
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     context = gx.get_context(mode="ephemeral")
@@ -98,8 +134,7 @@ def _new_context():
 def validate_frame(frame: pl.DataFrame, suite: dict, results_dir: Path | None = None, run_name: str = "") -> Report:
     """Run one suite on a frame. Missing columns are reported as failures, never skipped.
     With ``results_dir``, Great Expectations' result is kept there for the Data Docs."""
-    import great_expectations as gx
-
+    gx = import_gx()
     name = suite["table"]
     frame = derive(frame, suite)
     keys = [k for k in suite.get("keys", []) if k in frame.columns]
@@ -189,7 +224,7 @@ def validate_table(con: duckdb.DuckDBPyConnection, table: str, year: int | None 
 def build_data_docs(output_dir: Path) -> int:
     """Great Expectations' Data Docs of every result kept under ``output_dir`` (the latest of each
     table and year), made to work offline and swapped in whole; returns how many results."""
-    import great_expectations as gx
+    gx = import_gx()
     from great_expectations.core.expectation_validation_result import expectationSuiteValidationResultSchema
     from great_expectations.data_context.types.resource_identifiers import ValidationResultIdentifier
 
