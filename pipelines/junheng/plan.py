@@ -291,32 +291,40 @@ def _search(choice, open_units, open_options, binding, separable, saving, x, ful
                 if k in fixed_masks:
                     fixed_masks[k] |= 1 << i
     memo: dict[tuple[int, int], float] = {}
+    x_of, full_of, relaxed_of = (np.ascontiguousarray(a.T) for a in (x, full, relaxed))  # a row per indicator
 
     def binding_cost(k: int, mask: int) -> float:
         key = (k, mask)
         if key not in memo:
             idx = _set_bits(mask)
-            bounds = full[:, k].copy()
-            bounds[idx] = relaxed[idx, k]
-            memo[key] = prices[k] * fill_cost(x[:, k], bounds, w, ceiling)[0]
+            bounds = full_of[k].copy()
+            bounds[idx] = relaxed_of[k][idx]
+            memo[key] = prices[k] * fill_cost(x_of[k], bounds, w, ceiling)[0]
         return memo[key]
 
-    # what each open unit's option adds to each binding indicator's mask, and saves on the
-    # separable ones: worked out once, not for every combination tried
-    bits = {(i, o): [(k, 1 << i) for k in o if not separable[k]] for i in open_units for o in open_options[i]}
-    separable_saving = {(i, o): [saving[i, k] for k in o if separable[k]]
-                        for i in open_units for o in open_options[i]}
+    # each open unit's options, each with what it adds to the binding indicators' masks (by
+    # position in ``binding``) and saves on the separable ones: worked out once, not for every
+    # combination tried
+    slot = {k: j for j, k in enumerate(binding)}
+    entries = {i: [(o, [(slot[k], 1 << i) for k in o if not separable[k]],
+                    [saving[i, k] for k in o if separable[k]]) for o in open_options[i]] for i in open_units}
+    entry = {(i, e[0]): e for i in open_units for e in entries[i]}
+    fixed = [fixed_masks[k] for k in binding]
+
+    def cost_of(chosen) -> float:
+        """Cost up to a constant: the binding indicators in full, the separable ones by saving.
+        ``chosen``: one entry per open unit, in the order of ``open_units``."""
+        masks = fixed.copy()
+        saved = 0.0
+        for _, adds, savings in chosen:
+            for j, bit in adds:
+                masks[j] |= bit
+            for s in savings:
+                saved += s
+        return sum(binding_cost(k, m) for k, m in zip(binding, masks)) - saved
 
     def cost(picks: dict[int, tuple[int, ...]]) -> float:
-        """Cost up to a constant: the binding indicators in full, the separable ones by saving."""
-        masks = dict(fixed_masks)
-        saved = 0.0
-        for i, o in picks.items():
-            for k, bit in bits[(i, o)]:
-                masks[k] |= bit
-            for s in separable_saving[(i, o)]:
-                saved += s
-        return sum(binding_cost(k, masks[k]) for k in binding) - saved
+        return cost_of([entry[(i, picks[i])] for i in open_units])
 
     all_relaxed = {k: fixed_masks[k] | sum(1 << i for i in open_units if any(k in o for o in open_options[i]))
                    for k in binding}
@@ -326,11 +334,10 @@ def _search(choice, open_units, open_options, binding, separable, saving, x, ful
     combos = math.prod(len(open_options[i]) for i in open_units)
     if len(open_units) <= EXHAUSTIVE_UNITS or combos <= EXHAUSTIVE_COMBINATIONS:
         best, best_cost = picks, cost(picks)
-        for pick in itertools.product(*(open_options[i] for i in open_units)):
-            trial = dict(zip(open_units, pick))
-            c = cost(trial)
+        for pick in itertools.product(*(entries[i] for i in open_units)):
+            c = cost_of(pick)
             if c < best_cost - 1e-12 * max(1.0, abs(best_cost)):
-                best, best_cost = trial, c
+                best, best_cost = {i: e[0] for i, e in zip(open_units, pick)}, c
         return [best.get(i, c) for i, c in enumerate(choice)], True, None
 
     best, best_cost = dict(picks), cost(picks)
