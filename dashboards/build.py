@@ -31,7 +31,7 @@ import polars as pl
 
 from dashboards.pages import county_page, index_page, province_page
 import junheng.contract as contract_module
-from junheng.contract import CHECKPOINT_YEARS
+from junheng.contract import CHECKPOINT_YEARS, INDICATORS
 from junheng.publish import replaced_folder
 
 ASSETS = Path(__file__).parent / "assets"
@@ -285,6 +285,19 @@ def _standards(pub: Published) -> tuple[dict, dict]:
             dict(pub.thresholds.select("province_code", "floor_share").unique().iter_rows()))
 
 
+# The columns a county page reads of its three largest tables (with county_code, which shares
+# their rows out): every row becomes a dict, and the others would double that work. Every row of
+# these tables reads each listed column, so a column missing here fails every build, not just
+# the odd county's.
+_PAGE_COLUMNS = {
+    "schools": ["county_code", "school_name", "level", "unit_kind", "students", *(i.code for i in INDICATORS),
+                "indicators_met", "meets_school_standard"],                           # pages, figures, brief
+    "cv": ["county_code", "year", "level", "indicator", "cv", "cv_threshold"],       # figures.cv_trends
+    "unit_plan": ["county_code", "school_id", "school_name", "level", "indicator", "reason", "add_amount",
+                  "add_unit", "school_add_amount"],                                   # brief
+}
+
+
 def _county_inputs(pub: Published, pub_year: int) -> tuple[dict[str, pl.DataFrame], dict[str, str]]:
     """What the county pages are made from: each table's rows of the year in page order, and
     each page's key."""
@@ -295,11 +308,12 @@ def _county_inputs(pub: Published, pub_year: int) -> tuple[dict[str, pl.DataFram
         "scorecard": year_cards,
         "progress": pub.county_progress.filter(pl.col("year") == pub_year),
         "items": year_items.sort("area", "item"),
-        "cv": pub.cv,
+        "cv": pub.cv.select(_PAGE_COLUMNS["cv"]),
         "cv_year": year_cv,
-        "schools": pub.schools.filter(pl.col("year") == pub_year).sort("level", "school_name"),
+        "schools": pub.schools.filter(pl.col("year") == pub_year).sort("level", "school_name")
+                          .select(_PAGE_COLUMNS["schools"]),
         "county_plan": pub.county_plan.filter(pl.col("year") == pub_year),
-        "unit_plan": pub.unit_plan.filter(pl.col("year") == pub_year),
+        "unit_plan": pub.unit_plan.filter(pl.col("year") == pub_year).select(_PAGE_COLUMNS["unit_plan"]),
     }
     return tables, _page_keys(tables, pub_year, *_standards(pub))
 

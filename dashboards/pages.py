@@ -232,26 +232,28 @@ def _school_table(schools: list[dict], thresholds: dict, floor_share: float) -> 
     headers = ["学校", "学段", "类型", "在校生"] + [
         f"{IND_ZH[i.code]}<br><span class='unit'>（{IND_UNIT[i.code]}）</span>" for i in INDICATORS] + [
         "达标指标数", "学校达标"]
-    codes = [i.code for i in INDICATORS]
-    limits = {lv: [(thresholds.get((lv, c)), floor_share * thresholds[(lv, c)] if (lv, c) in thresholds else None)
-                   for c in codes] for lv in LEVEL_ZH}
+    # per level, each indicator's (code, threshold, floor), both less the tolerance: the same
+    # products the comparisons made cell by cell
+    limits = {lv: [(i.code, thresholds[(lv, i.code)] * (1 - 1e-9), floor_share * thresholds[(lv, i.code)] * (1 - 1e-9))
+                   if (lv, i.code) in thresholds else (i.code, None, None) for i in INDICATORS] for lv in LEVEL_ZH}
     out = []
     for r in schools:
-        name = esc(r["school_name"])
-        cells = [f'<td class="text">{name}</td><td class="text" data-v="{r["level"]}">{LEVEL_ZH[r["level"]]}</td>'
-                 f'<td class="text" data-v="{r["unit_kind"]}">{KIND_ZH.get(r["unit_kind"], r["unit_kind"])}</td>'
+        level, kind = r["level"], r["unit_kind"]
+        cells = [f'<tr><td class="text">{esc(r["school_name"])}</td><td class="text" data-v="{level}">{LEVEL_ZH[level]}'
+                 f'</td><td class="text" data-v="{kind}">{KIND_ZH.get(kind, kind)}</td>'
                  f'<td data-v="{r["students"]}">{r["students"]:,}</td>']
-        for code, (thr, floor) in zip(codes, limits[r["level"]]):
+        for code, thr, floor in limits[level]:
             v = r[code]
             if v is None or thr is None:
                 cells.append('<td class="missing" data-v="">—</td>')
-                continue
-            cls = "pass" if v >= thr * (1 - 1e-9) else ("fail" if v >= floor * (1 - 1e-9) else "floor")
-            cells.append(f'<td class="{cls}" data-v="{v:.6g}">{v:,.2f}</td>')
+            else:
+                cls = "pass" if v >= thr else ("fail" if v >= floor else "floor")
+                cells.append(f'<td class="{cls}" data-v="{v:.6g}">{v:,.2f}</td>')
         ok = r["meets_school_standard"]
         cells.append(f'<td data-v="{r["indicators_met"]}">{r["indicators_met"]}</td>'
-                     f'<td class="{"pass" if ok else "fail"}" data-v="{ok}">{"是" if ok else ("否" if ok is False else "—")}</td>')
-        out.append("<tr>" + "".join(cells) + "</tr>")
+                     f'<td class="{"pass" if ok else "fail"}" data-v="{ok}">{"是" if ok else ("否" if ok is False else "—")}'
+                     '</td></tr>')
+        out.append("".join(cells))
     head = "".join(f'<th class="{"text" if k < 3 else ""}">{h}</th>' for k, h in enumerate(headers))
     legend = ("<p class='note'>点击表头排序。<span class='key pass'>达到标准</span>"
               "<span class='key fail'>低于标准</span><span class='key floor'>低于标准的 85%</span></p>")
