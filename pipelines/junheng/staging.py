@@ -256,6 +256,15 @@ def _plain_columns(raw: pl.DataFrame, columns: tuple[Column, ...]) -> set[str]:
     return {name for name, plain in found.row(0, named=True).items() if plain}
 
 
+def _folding_changes(u: pl.Expr) -> dict[str, pl.Expr]:
+    """For ``_clean``: whether NFKC changes any of the values ``u``: ``x``, against the values as
+    they are (NFKC then stripping, as a column without invisible characters is folded); ``y``,
+    against the values stripped of invisible characters and spaces (as a column with them is)."""
+    bare = u.str.replace_all(INVISIBLE, "")
+    folded = bare.str.normalize("NFKC").str.strip_chars()
+    return {"x": (folded != u).any(), "y": (folded != bare.str.strip_chars()).any()}
+
+
 def _clean(raw: pl.DataFrame, columns: tuple[Column, ...], plain: set[str] = frozenset()) -> pl.DataFrame:
     """Fold what a cell shows from how it was typed, before any rule looks at it:
     invisible characters removed everywhere; full-width forms folded (NFKC) in codes,
@@ -269,9 +278,17 @@ def _clean(raw: pl.DataFrame, columns: tuple[Column, ...], plain: set[str] = fro
         *[pl.col(c.name).str.contains(INVISIBLE).any().alias(f"i{c.name}") for c in columns],
         *[pl.col(c.name).str.contains(r"[^\x00-\x7f]").any().alias(f"w{c.name}") for c in columns
           if c.kind in FOLDED_KINDS],
+        # whether folding would change any value at all, with and without the invisible characters
+        # removed first: seen on the column's distinct values (a handful in a column of Chinese
+        # words, which NFKC leaves as they are), not on every cell
+        *[e.alias(f"{k}{c.name}") for c in columns if c.kind in FOLDED_KINDS
+          for k, e in _folding_changes(pl.col(c.name).unique(maintain_order=True)).items()],
         *[pl.col(c.name).str.starts_with("#").any().alias(f"f{c.name}") for c in columns],
         *[pl.col(c.name).str.to_lowercase().is_in(EMPTY_MARKERS).any().alias(f"d{c.name}") for c in columns],
     ).row(0, named=True) if raw.height and columns else {}
+    for c in columns:  # a column folding leaves as it is needs no folding (the same values, flags)
+        if probe.get(f"w{c.name}") and not probe[f"{'y' if probe.get(f'i{c.name}') else 'x'}{c.name}"]:
+            probe[f"w{c.name}"] = False
     cleaned = {}
     for c in columns:
         v = pl.col(c.name)
