@@ -152,6 +152,22 @@ def test_two_runs_at_once_do_not_corrupt_the_warehouse(tmp_path):
         assert code == 0, err_text[-3000:]  # the second waited for the first
     cards = pl.read_parquet(tmp_path / "out" / "county_scorecard" / "year=2024" / "part-0.parquet")
     assert cards.height == 1
+    # both runs' logs, written through the kept-open storage, read back by Dagster's own SQLite
+    # storage: the files are Dagster's, so the UI (or a plain dagster.yaml) reads them as any other
+    from dagster import DagsterEventType
+    from dagster._core.storage.event_log import SqliteEventLogStorage
+    from dagster._core.storage.runs import SqliteRunStorage
+
+    home = tmp_path / "dagster_home"
+    assert "KeptOpenSqliteEventLogStorage" in (home / "dagster.yaml").read_text(encoding="utf-8")
+    runs = SqliteRunStorage.from_local(str(home / "history")).get_runs()
+    assert len(runs) == 2 * 3 and {r.status.value for r in runs} == {"SUCCESS"}  # inputs, year, outputs
+    events = SqliteEventLogStorage(str(home / "history" / "runs"))
+    for r in runs:
+        logged = events.get_records_for_run(r.run_id, limit=10_000).records
+        kinds = {e.event_log_entry.dagster_event_type for e in logged if e.event_log_entry.is_dagster_event}
+        assert {DagsterEventType.RUN_START, DagsterEventType.STEP_SUCCESS, DagsterEventType.ASSET_MATERIALIZATION,
+                DagsterEventType.RUN_SUCCESS} <= kinds, kinds
 
 
 def test_inbox_sensor_starts_a_run_for_new_or_changed_files(tmp_path, monkeypatch):

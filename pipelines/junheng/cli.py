@@ -26,13 +26,30 @@ from junheng.paths import (
 )
 
 
+# Dagster's SQLite storage in its usual place, with its connections kept open (see
+# junheng.dagster_storage); telemetry off.
+DAGSTER_YAML = """\
+telemetry:
+  enabled: false
+run_storage:
+  module: junheng.dagster_storage
+  class: KeptOpenSqliteRunStorage
+event_log_storage:
+  module: junheng.dagster_storage
+  class: KeptOpenSqliteEventLogStorage
+"""
+# what earlier versions wrote: replaced, since it says nothing the new file does not
+_EARLIER_DAGSTER_YAML = "telemetry:\n  enabled: false\n"
+
+
 def configure_dagster_home() -> Path:
-    """A DAGSTER_HOME inside the project's data folder, telemetry off."""
+    """A DAGSTER_HOME inside the project's data folder (or the one set), with the project's
+    ``dagster.yaml`` unless the home already has one of its own."""
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(DEFAULT_DAGSTER_HOME)))
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    if not config.exists() or config.read_text(encoding="utf-8") == _EARLIER_DAGSTER_YAML:
+        config.write_text(DAGSTER_YAML, encoding="utf-8")
     return home
 
 
