@@ -25,6 +25,7 @@ from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import polars as pl
@@ -62,11 +63,6 @@ class Published:
     def table(self, name: str) -> pl.DataFrame:
         """A published table by its published name."""
         return getattr(self, _FIELD_OF[name])
-
-    def restricted(self, provinces: list[str]) -> Published:
-        """The same tables, only the rows of ``provinces``."""
-        return Published(**{f.name: _of_provinces(v, provinces) if isinstance(v, pl.DataFrame) else v
-                            for f in fields(self) for v in [getattr(self, f.name)]})
 
 
 def _of_provinces(frame, provinces: list[str]):
@@ -207,9 +203,8 @@ def _write_site(out_dir: Path, pub: Published, dest: Path, pub_year: int, run_ti
     with ProcessPoolExecutor(max(1, len(shares) - 1), mp_context=multiprocessing.get_context("spawn")) as pool:
         others = [pool.submit(county_pages, out_dir, dest, share, earlier) for share in shares[1:]]
         _overview_pages(pub, dest, pub_year, run_time)
-        # alone, this process writes every county: the inputs worked out above serve as they are
-        written = [_county_pages(pub.restricted(shares[0]), dest, pub_year, earlier) if others
-                   else _county_pages(pub, dest, pub_year, earlier, (tables, keys))]
+        # the inputs worked out above for every county serve its own share as they are
+        written = [_county_pages(pub, dest, pub_year, earlier, (tables, keys), shares[0] if others else None)]
         written += [f.result() for f in others]
     keys = {code: key for _, _, share in written for code, key in share.items()}
     _write(dest, PAGE_KEYS, json.dumps(dict(sorted(keys.items())), separators=(",", ":")))
@@ -248,8 +243,9 @@ def _shares(counties: dict[str, int], n: int) -> list[list[str]]:
 
 def _write(dest: Path, rel: str, text: str) -> None:
     path = dest / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    if not path.parent.is_dir():  # (a mkdir for every page costs more than the check)
+        path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text.encode("utf-8"))
 
 
 def county_pages(out_dir: Path, dest: Path, provinces: list[str], earlier: Earlier) -> tuple[int, int, dict]:
@@ -259,24 +255,66 @@ def county_pages(out_dir: Path, dest: Path, provinces: list[str], earlier: Earli
 
 
 def _county_pages(pub: Published, dest: Path, pub_year: int, earlier: Earlier,
-                  inputs: tuple[dict, dict] | None = None) -> tuple[int, int, dict]:
-    """The county pages; returns how many, how many were the earlier site's, and each one's key.
-    ``inputs``: the tables and keys of _county_inputs, when already worked out for ``pub``."""
+                  inputs: tuple[dict, dict] | None = None, provinces: list[str] | None = None) -> tuple[int, int, dict]:
+    """The county pages (of ``provinces`` only, when given); returns how many, how many were the
+    earlier site's, and each one's key. ``inputs``: the tables and keys of _county_inputs, when
+    already worked out for ``pub``."""
     tables, keys = inputs or _county_inputs(pub, pub_year)
     thresholds, floor_share = _standards(pub)
-    parts = {name: _by_county(frame) for name, frame in tables.items()}
-    reused = 0
-    for code in parts["scorecard"]:
-        if earlier.reuse(code, keys[code], dest):
-            reused += 1
-            continue
-        # a page reads tens of rows: as plain dicts, taken once, rather than a frame operation
-        # for every figure and table (dicts for every county at once would double the memory)
-        d = {k: v[code].to_dicts() if code in v else [] for k, v in parts.items()}
+    if provinces is not None:
+        keys = {code: keys[code] for code, in tables["scorecard"].filter(pl.col("province_code").is_in(provinces))
+                .select("county_code").iter_rows()}
+    to_write = [code for code in keys if not earlier.reuse(code, keys[code], dest)]
+    for code, d in _county_rows(tables, to_write):
         province = d["scorecard"][0]["province_code"]
         _write(dest, f"county/{code}.html",
                county_page(code, pub_year, d, thresholds.get(province, {}), floor_share[province]))
-    return len(keys), reused, keys
+    return len(keys), len(keys) - len(to_write), keys
+
+
+COUNTIES_PER_BLOCK = 200
+
+
+def _county_rows(tables: dict[str, pl.DataFrame], codes: list[str]) -> Iterator[tuple[str, dict[str, list[dict]]]]:
+    """Each county of ``codes`` with its rows of every table as plain dicts, each table's rows in
+    the table's order. A page reads tens of rows: they are taken as dicts, a block of neighbouring
+    counties at a time, rather than a frame for every county and table (thousands of small frames
+    cost more than the pages' own work), and never a whole table's dicts at once (that would
+    double the memory)."""
+    ordered = {name: frame.sort("county_code", maintain_order=True) for name, frame in tables.items()}
+    spans = {name: _spans(frame) for name, frame in ordered.items()}
+    place = {code: k for k, code in enumerate(sorted(spans["scorecard"]))}
+    block: list[str] = []
+    for code in sorted(codes, key=place.__getitem__):
+        if block and (place[code] != place[block[-1]] + 1 or len(block) == COUNTIES_PER_BLOCK):
+            yield from _block_rows(ordered, spans, block)
+            block = []
+        block.append(code)
+    if block:
+        yield from _block_rows(ordered, spans, block)
+
+
+def _block_rows(ordered: dict[str, pl.DataFrame], spans: dict[str, dict[str, tuple[int, int]]],
+                block: list[str]) -> Iterator[tuple[str, dict[str, list[dict]]]]:
+    """The counties of ``block`` (neighbours in every table) with their rows."""
+    taken = {}
+    for name, frame in ordered.items():
+        held = [spans[name][code] for code in block if code in spans[name]]
+        first = held[0][0] if held else 0
+        taken[name] = (first, frame.slice(first, held[-1][0] + held[-1][1] - first).to_dicts() if held else [])
+    for code in block:
+        rows = {}
+        for name, (first, dicts) in taken.items():
+            start, length = spans[name].get(code, (first, 0))
+            rows[name] = dicts[start - first:start - first + length]
+        yield code, rows
+
+
+def _spans(frame: pl.DataFrame) -> dict[str, tuple[int, int]]:
+    """County → (first row, rows) in a table sorted by county."""
+    counts = frame.group_by("county_code", maintain_order=True).len()
+    starts = counts.get_column("len").cum_sum() - counts.get_column("len")
+    return {code: (start, n) for code, start, n in zip(counts.get_column("county_code"), starts, counts.get_column("len"))}
 
 
 def _standards(pub: Published) -> tuple[dict, dict]:
@@ -347,11 +385,6 @@ def _row_hashes(frame: pl.DataFrame) -> dict[str, bytes]:
     hashed = (frame.select("county_code", pl.Series("h", frame.hash_rows(seed=0)))
               .group_by("county_code", maintain_order=True).agg("h"))
     return {code: np.array(h, dtype=np.uint64).tobytes() for code, h in hashed.iter_rows()}
-
-
-def _by_county(frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
-    """A table's rows by county, each county's in the table's order."""
-    return {code: part for (code,), part in frame.partition_by("county_code", as_dict=True).items()}
 
 
 def _thresholds(reference: pl.DataFrame) -> dict[str, dict]:
