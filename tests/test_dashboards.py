@@ -292,3 +292,23 @@ def test_junheng_plan_prints_the_county_plan_from_the_published_tables(published
     assert main(["plan", "--county", "999999", "--output", str(published)]) == 1
     err = capsys.readouterr().err
     assert "999999" in err and "Traceback" not in err
+
+
+def test_validation_results_carry_a_fingerprint_of_the_rows_validated(published):
+    """Great Expectations' own pandas hash of every cell is switched off (it cost a quarter of a
+    national validation); each kept result names its rows by a digest of their polars row hashes,
+    shown in the Data Docs."""
+    import json
+
+    from junheng.validation import FINGERPRINT, RESULTS_DIR
+
+    marks = {}
+    for name in ("stg_schools", "school_indicators-2024", "school_indicators-2023"):
+        saved = json.loads((published / RESULTS_DIR / f"{name}.json").read_text(encoding="utf-8"))
+        markers = saved["result"]["meta"]["batch_markers"]
+        assert "pandas_data_fingerprint" not in markers
+        marks[name] = markers[FINGERPRINT]
+        assert len(marks[name]) == 32 and int(marks[name], 16) >= 0
+    assert len(set(marks.values())) == 3                  # different rows, different fingerprints
+    pages = "".join(p.read_text(encoding="utf-8") for p in (published / "data_docs" / "validations").rglob("*.html"))
+    assert all(m in pages for m in marks.values())
