@@ -73,6 +73,27 @@ def test_warning_is_reported_but_does_not_block(tmp_path):
     assert summary["schools"]["rows_staged"] == 5
 
 
+def test_a_models_failing_rows_are_listed_in_key_order_however_it_was_stored(tmp_path):
+    """A model's rows are stored in the order DuckDB's threads produced them; the rows a failed
+    expectation lists (the first 20) are the same, in key order, whatever that order was."""
+    import duckdb
+
+    from junheng import validation, warehouse
+
+    suite = {"table": "county_scorecard", "keys": ["county_code"], "expectations": [
+        {"type": "expect_column_values_to_be_between", "kwargs": {"column": "v", "min_value": 0, "max_value": 1},
+         "severity": "error", "zh": "v 在 0 到 1 之间", "en": "v between 0 and 1"}]}
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    listed = []
+    for order in ("county_code", "county_code desc", "hash(range)"):
+        warehouse.replace_year(con, "county_scorecard", "select getvariable('run_year') as year, lpad(range::varchar, 6, '5')"
+                               f" as county_code, (range % 3)::double as v from range(90) order by {order}", 2024)
+        report = validation.validate_table(con, "county_scorecard", 2024, suite=suite)
+        assert report.errors[0].unexpected_count == 30
+        listed.append([r["county_code"] for r in report.errors[0].rows])
+    assert listed[0] == listed[1] == listed[2] == sorted(str(i).rjust(6, "5") for i in range(2, 90, 3))[:20]
+
+
 def test_great_expectations_loads_without_its_unused_modules_until_they_are_read():
     # in a process of its own: the deferral only acts where they are not imported yet
     code = """

@@ -36,6 +36,38 @@ def test_a_year_is_one_file_replaced_whole(tmp_path):
     assert con.sql("select * from t").fetchall() == [(2024, "x")]
 
 
+def test_a_stored_table_is_read_from_its_file_as_duckdb_reads_it(tmp_path, monkeypatch):
+    """table_frame reads a table kept as Parquet with polars, in the order it was stored; a view
+    computed by SQL, a year without a file and a warehouse in memory go through DuckDB. Each
+    gives the rows DuckDB gives (checked against DuckDB, and against a DuckDB-only reader)."""
+    import polars as pl
+
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    rows = pl.DataFrame({"year": [2024, 2023, 2024, 2023], "name": ["乙", "甲", None, "丁"], "v": [3.5, 1.0, 2.0, None]})
+    warehouse.replace_table(con, "raw", rows)
+    for y in (2023, 2024):
+        warehouse.replace_year(con, "m", "select * from raw where year = getvariable('run_year')", y)
+    con.sql("create view computed as select year, v * 2 as v2 from raw")
+    cases = [("raw", None, None, None), ("raw", ["name"], None, pl.col("name").is_in(["甲", "乙"])),
+             ("m", ["name", "v"], 2024, None), ("m", None, 2023, pl.col("v").is_null()), ("m", None, 2030, None),
+             ("computed", ["v2"], None, None)]
+    got = [warehouse.table_frame(con, t, c, y, w) for t, c, y, w in cases]
+    assert got[0].equals(rows)                                     # every row, in the order stored
+    assert got[1]["name"].to_list() == ["乙", "甲"]
+    assert got[2].to_dicts() == [{"name": "乙", "v": 3.5}, {"name": None, "v": 2.0}]
+    assert got[3].to_dicts() == [{"year": 2023, "name": "丁", "v": None}]
+    assert got[4].height == 0 and got[4].columns == ["year", "name", "v"]
+    assert got[5]["v2"].to_list() == [7.0, 2.0, 4.0, None]
+    stored = [warehouse._stored_file(con, t, y) for t, _, y, _ in cases]
+    assert [p.name if p else None for p in stored] == ["raw.parquet", "raw.parquet", "year=2024.parquet",
+                                                      "year=2023.parquet", None, None]
+    monkeypatch.setattr(warehouse, "_stored_file", lambda *a: None)  # DuckDB for everything
+    assert all(a.equals(warehouse.table_frame(con, t, c, y, w)) for a, (t, c, y, w) in zip(got, cases))
+    memory = duckdb.connect()
+    warehouse.replace_table(memory, "raw", rows)
+    assert warehouse.table_frame(memory, "raw", ["name"], 2024)["name"].to_list() == ["乙", None]
+
+
 def test_a_warehouse_of_an_earlier_version_keeps_its_other_years(tmp_path):
     """A model stored as a table by an earlier version: running one year moves the others to
     their own files, so no year is lost until it is run again."""

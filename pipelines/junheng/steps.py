@@ -131,11 +131,10 @@ def _raw_parts(con: duckdb.DuckDBPyConnection, table: InputTable) -> Iterator[pl
     groups = independent_files(con.sql(f"select distinct source_file, year from raw_{table.name}").pl(),
                                table.columns)
     if len(groups) <= 1:
-        yield con.sql(f"select * from raw_{table.name}").pl()
+        yield warehouse.table_frame(con, f"raw_{table.name}")
         return
-    for files in groups:  # a filter keeps the rows in the order they were read; a list of literals
-        names = ", ".join(warehouse.sql_literal(f) for f in files)  # is pushed into the scan, a parameter is not
-        yield con.sql(f"select * from raw_{table.name} where source_file in ({names})").pl()
+    for files in groups:  # in the order the rows were read
+        yield warehouse.table_frame(con, f"raw_{table.name}", where=pl.col("source_file").is_in(list(files)))
 
 
 def _forms_without_schools(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
