@@ -81,7 +81,7 @@ def water_fill(bounds: np.ndarray, weights: np.ndarray, ceiling: float) -> float
     # sorting when it is clear by far more than the sums' rounding; a close call is left to the
     # exact computation, so the result is the same either way.
     wb = weights * bounds
-    m2, m1 = float((wb * bounds).sum()) * float(weights.sum()), k2 * float(wb.sum()) ** 2
+    m2, m1 = float(wb @ bounds) * float(weights.sum()), k2 * float(weights @ bounds) ** 2  # (dot: one call each)
     if m2 - m1 <= -1e-9 * m2:
         return -math.inf
     order = np.argsort(bounds, kind="stable")
