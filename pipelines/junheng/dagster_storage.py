@@ -18,7 +18,6 @@ Configured in ``dagster.yaml`` by :func:`junheng.cli.configure_dagster_home`.
 from __future__ import annotations
 
 import os
-import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -66,22 +65,17 @@ class KeptOpenSqliteRunStorage(SqliteRunStorage):
     def from_config_value(cls, inst_data, config_value):
         return cls.from_local(inst_data=inst_data, base_dir=config_value.get("base_dir") or _home("history"))
 
-    @property
-    def _kept_engine(self) -> db.Engine:
-        engine = self.__dict__.get("_engine")
-        if engine is None:
-            engine = self.__dict__["_engine"] = _engine(self._conn_string)
-        return engine
+    def __init__(self, conn_string: str, inst_data=None):
+        self._engine = _engine(conn_string)  # (connects on first use)
+        super().__init__(conn_string, inst_data)
 
     @contextmanager
     def connect(self) -> Iterator[db.Connection]:
-        with self._kept_engine.connect() as conn, conn.begin():
+        with self._engine.connect() as conn, conn.begin():
             yield conn
 
     def dispose(self) -> None:
-        engine = self.__dict__.pop("_engine", None)
-        if engine is not None:
-            engine.dispose()
+        self._engine.dispose()
         super().dispose()
 
 
@@ -90,8 +84,7 @@ class KeptOpenSqliteEventLogStorage(SqliteEventLogStorage):
     file for the few files in use, the least recently used closed beyond ``OPEN_SHARDS``."""
 
     def __init__(self, base_dir: str, inst_data=None):
-        self._engines: OrderedDict[str, db.Engine] = OrderedDict()
-        self._engines_lock = threading.Lock()
+        self._engines: OrderedDict[str, db.Engine] = OrderedDict()  # used under Dagster's own _db_lock
         super().__init__(base_dir, inst_data)
 
     @classmethod
@@ -103,12 +96,11 @@ class KeptOpenSqliteEventLogStorage(SqliteEventLogStorage):
         return cls(inst_data=inst_data, base_dir=config_value.get("base_dir") or _home("history", "runs"))
 
     def _shard_engine(self, shard: str) -> db.Engine:
-        with self._engines_lock:
-            engine = self._engines.pop(shard, None) or _engine(self.conn_string_for_shard(shard))
-            self._engines[shard] = engine
-            while len(self._engines) > OPEN_SHARDS:
-                self._engines.popitem(last=False)[1].dispose()
-            return engine
+        engine = self._engines.pop(shard, None) or _engine(self.conn_string_for_shard(shard))
+        self._engines[shard] = engine
+        while len(self._engines) > OPEN_SHARDS:
+            self._engines.popitem(last=False)[1].dispose()
+        return engine
 
     @contextmanager
     def _connect(self, shard: str) -> Iterator[db.Connection]:
@@ -122,7 +114,7 @@ class KeptOpenSqliteEventLogStorage(SqliteEventLogStorage):
                 yield conn
 
     def _close_all(self) -> None:
-        with self._engines_lock:
+        with self._db_lock:  # none is in use meanwhile
             while self._engines:
                 self._engines.popitem()[1].dispose()
 

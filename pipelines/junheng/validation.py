@@ -13,6 +13,7 @@ costs more than all the validations.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import json
@@ -135,8 +136,6 @@ FINGERPRINT = "polars_data_fingerprint"
 
 
 def fingerprint(frame: pl.DataFrame) -> str:
-    import hashlib
-
     return hashlib.md5(frame.hash_rows(seed=0).to_numpy().tobytes(), usedforsecurity=False).hexdigest()
 
 

@@ -162,25 +162,39 @@ def _write_year_file(con: duckdb.DuckDBPyConnection, path: Path, rows: str | pl.
                            f"(format parquet, compression lz4)").fetchall()[0][0]
 
 
+# Where a table's rows are kept beside a warehouse file: <tables>/<table>.parquet for a whole
+# table (replace_table), <tables>/<model>/year=YYYY.parquet for each year of a model (replace_year).
+YEAR_FILES = "year=*.parquet"
+
+
+def _table_file(tables: Path, table: str) -> Path:
+    return tables / f"{table}.parquet"
+
+
+def _year_file(folder: Path, year: int) -> Path:
+    """The file of one year in a model's folder."""
+    return folder / f"year={int(year)}.parquet"
+
+
 def _replace_year_file(con: duckdb.DuckDBPyConnection, table: str, rows: str | pl.DataFrame, year: int,
                        folder: Path) -> int:
     """``rows`` (a query, or a frame made in Python) as the year's file of ``table``."""
-    path = folder / f"year={int(year)}.parquet"
+    path = _year_file(folder, year)
     count = _write_year_file(con, path, rows)
     columns = _columns(con, f"select * from read_parquet({sql_literal(path)})")
     kind = _kind(con, table)
     if kind == "BASE TABLE":  # a warehouse of an earlier version: its other years become files
         if _columns(con, table) == columns:
             for (other,) in con.sql(f"select distinct year from {table} where year <> {int(year)}").fetchall():
-                _write_year_file(con, folder / f"year={int(other)}.parquet",
+                _write_year_file(con, _year_file(folder, other),
                                  f"(select * from {table} where year = {int(other)})")
         con.sql(f"drop table {table}")
     elif kind == "VIEW" and _columns(con, table) != columns:
-        for other in folder.glob("year=*.parquet"):
+        for other in folder.glob(YEAR_FILES):
             if other != path:
                 other.unlink()
     con.sql(f"create or replace view {table} as select * from read_parquet("
-            f"{sql_literal(folder / 'year=*.parquet')}, hive_partitioning = false)")
+            f"{sql_literal(folder / YEAR_FILES)}, hive_partitioning = false)")
     return count
 
 
@@ -238,7 +252,7 @@ def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFram
         finally:
             con.unregister("__frame")
         return
-    path = folder / f"{table}.parquet"
+    path = _table_file(folder, table)
     with atomic_path(path) as tmp:
         frame.write_parquet(tmp, compression="lz4", statistics=False)
     _drop_unless(con, table, "VIEW")
@@ -275,11 +289,11 @@ def _stored_file(con: duckdb.DuckDBPyConnection, table: str, year: int | None) -
     if not rows:
         return None
     view = rows[0][0]
-    whole, years = folder / f"{table}.parquet", folder / table / "year=*.parquet"
+    whole = _table_file(folder, table)
     if sql_literal(whole) in view and whole.exists():
         return whole
-    if year is not None and sql_literal(years) in view:
-        one = years.with_name(f"year={int(year)}.parquet")
+    if year is not None and sql_literal(folder / table / YEAR_FILES) in view:
+        one = _year_file(folder / table, year)
         return one if one.exists() else None
     return None
 
