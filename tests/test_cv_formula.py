@@ -86,3 +86,35 @@ def test_cv_per_level_and_county_separately(assess):
     cv = one(con, """select cv from county_cv where county_code = '520102' and level = 'primary'
                      and indicator = 'teaching_area_per_student'""")
     assert cv == pytest.approx(math.sqrt(3) / 5, rel=1e-12)
+
+
+def test_units_at_one_value_give_cv_exactly_zero(assess):
+    """Two units at the same per-student value: Σ P·x² − X̄·Σ P·x is zero up to the doubles'
+    rounding, and the CV is 0, not a trace of that rounding."""
+    # (enrolments for which the two double sums do not cancel exactly: the difference left is
+    # 6e-16 of Σ P·x²)
+    students = (881, 2031)
+    rows = [school(f"100000000{i}", primary=p, teaching_aux_area_m2=p * 65.19) for i, p in enumerate(students)]
+    con = assess(rows)
+    cv, units = one(con, """select cv, units from county_cv
+                            where level = 'primary' and indicator = 'teaching_area_per_student'""")
+    assert units == 2 and cv == 0.0
+
+
+def test_small_cv_against_exact_arithmetic(assess):
+    """A CV of about 0.01, far under any ceiling (near-equal units, uneven enrolments), against
+    the definition in exact rational arithmetic: the one-pass sums keep it to 1e-11 of its value."""
+    from fractions import Fraction
+
+    students = [1234, 57, 880, 93, 415, 2000]
+    areas = [p * (6.0 + 0.017 * k) for k, p in enumerate(students)]    # 万元: x = 60,000 yuan + a little
+    con = assess([school(f"10000000{i:02d}", primary=p, equipment_value_10k_yuan=a)
+                  for i, (p, a) in enumerate(zip(students, areas))])
+    cv = one(con, "select cv from county_cv where level = 'primary' and indicator = 'equipment_value_per_student'")
+    x = [Fraction(a) * 10000 / p for a, p in zip(areas, students)]
+    total = sum(students)
+    xbar = sum(Fraction(p) * xi for p, xi in zip(students, x)) / total
+    variance = sum(Fraction(p, total) * (xi - xbar) ** 2 for p, xi in zip(students, x))
+    exact = math.sqrt(variance) / float(xbar)
+    assert 0.005 < exact < 0.02
+    assert cv == pytest.approx(exact, rel=1e-11)
