@@ -59,17 +59,14 @@ packed as (
 
 -- one row per county, level and indicator with a value: X̄ and Σ P·(x − X̄)²
 long as (
-    select year, province_code, county_code, level, indicator, students, units, county_value,
-           case when deviation <= 1e-14 * pxx then 0.0 else deviation end as weighted_squared_deviation
-    from (
-        select c.year, c.province_code, c.county_code, c.level, n.names[g.i] as indicator,
-               c.students[g.i] as students, c.units[g.i] as units, c.px[g.i] / c.students[g.i] as county_value,
-               c.pxx[g.i] as pxx, c.pxx[g.i] - c.px[g.i] / c.students[g.i] * c.px[g.i] as deviation
-        from packed c
-        cross join indicator_names n
-        cross join range(1, len(n.names) + 1) g(i)
-        where c.units[g.i] > 0
-    )
+    select c.year, c.province_code, c.county_code, c.level, n.names[g.i] as indicator,
+           c.students[g.i] as students, c.units[g.i] as units, c.px[g.i] / c.students[g.i] as county_value,
+           c.pxx[g.i] - county_value * c.px[g.i] as deviation,
+           case when deviation <= 1e-14 * c.pxx[g.i] then 0.0 else deviation end as weighted_squared_deviation
+    from packed c
+    cross join indicator_names n
+    cross join range(1, len(n.names) + 1) g(i)
+    where c.units[g.i] > 0
 )
 
 select
