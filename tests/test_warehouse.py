@@ -58,10 +58,10 @@ def test_a_stored_table_is_read_from_its_file_as_duckdb_reads_it(tmp_path, monke
     assert got[3].to_dicts() == [{"year": 2023, "name": "丁", "v": None}]
     assert got[4].height == 0 and got[4].columns == ["year", "name", "v"]
     assert got[5]["v2"].to_list() == [7.0, 2.0, 4.0, None]
-    stored = [warehouse._stored_file(con, t, y) for t, _, y, _ in cases]
+    stored = [warehouse.stored_file(con, t, y) for t, _, y, _ in cases]
     assert [p.name if p else None for p in stored] == ["raw.parquet", "raw.parquet", "year=2024.parquet",
                                                       "year=2023.parquet", None, None]
-    monkeypatch.setattr(warehouse, "_stored_file", lambda *a: None)  # DuckDB for everything
+    monkeypatch.setattr(warehouse, "stored_file", lambda *a: None)  # DuckDB for everything
     assert all(a.equals(warehouse.table_frame(con, t, c, y, w)) for a, (t, c, y, w) in zip(got, cases))
     memory = duckdb.connect()
     warehouse.replace_table(memory, "raw", rows)

@@ -1,15 +1,19 @@
 """Dagster assets, thin; the logic is in :mod:`junheng.steps`, :mod:`junheng.report` and ``sql/``.
 
-    ingest (unpartitioned)      raw_* → stg_* → policy_tables, reference: the statisticians' files,
-                                any number of years at once
+    ingest (unpartitioned)      raw_* → stg_* (one step, input_tables) → policy_tables, reference:
+                                the statisticians' files, any number of years at once
     per year (partitioned)      one asset per yearly SQL model of the registry (junheng.models),
                                 computed together in one step per year
     all years (unpartitioned)   the roll-ups (trends, pace), the published Parquet, the quarantine
                                 workbook, the run summary, the schema document and the dashboards
 
 Every asset, its upstream, keys and checks come from ``junheng.models.MODELS``. Every check is
-blocking: a failed check stops everything downstream, so nothing is published from it.
+blocking: a failed check stops everything downstream, so nothing is published from it. (The
+tables of one step, input_tables or a year's models, are all computed before their checks
+decide: the Great Expectations suites validate beside the step, see validation_process.)
 """
+
+from dataclasses import dataclass
 
 from dagster import (
     AssetCheckKey,
@@ -27,7 +31,7 @@ from dagster import (
     multi_asset,
 )
 
-from junheng import report, steps, warehouse
+from junheng import report, steps, validation, validation_process, warehouse
 from junheng.contract import YEARS
 from junheng.models import ALL_YEARS_MODELS, PUBLISHED_MODELS, YEAR_MODELS, Model
 from junheng.ingest import InputFilesError
@@ -57,106 +61,129 @@ def _expectations_spec(table: str) -> AssetCheckSpec:
                  f"Great Expectations suite expectations/{table}.json: errors block publication, warnings are reported")
 
 
-def _expectations_result(con, table: str, settings: JunhengSettings, year: int | None = None,
-                         asset_key: str | None = None) -> AssetCheckResult:
-    """Run the table's suite; a failed error-severity expectation fails the check (and blocks
-    everything downstream), warnings only are reported with WARN severity."""
-    from junheng import validation
+def _expectations_check(table: str, pending: validation_process.Pending, settings: JunhengSettings,
+                        year: int | None = None, asset_key: str | None = None) -> AssetCheckResult:
+    """The table's suite as a check, once its validation (see validation_process) is done: a
+    failed error-severity expectation fails the check (and blocks everything downstream),
+    warnings only are reported with WARN severity. The report is kept beside the outputs."""
+    outcome = pending.report()
+    validation.save_report(outcome, settings.output_path, year)
+    severity = AssetCheckSeverity.ERROR if outcome.errors else AssetCheckSeverity.WARN
+    return AssetCheckResult(check_name=f"{table}_expectations", passed=not outcome.failures, severity=severity,
+                            asset_key=asset_key or table,
+                            description=outcome.summary()[:2000],
+                            metadata={"errors": len(outcome.errors), "warnings": len(outcome.warnings),
+                                      "expectations": outcome.evaluated})
 
-    out = settings.output_path
-    report = validation.validate_table(con, table, year, results_dir=out / validation.RESULTS_DIR)
-    validation.save_report(report, out, year)
-    severity = AssetCheckSeverity.ERROR if report.errors else AssetCheckSeverity.WARN
-    text = report.summary()
-    return AssetCheckResult(check_name=f"{table}_expectations", passed=not report.failures, severity=severity,
-                            asset_key=asset_key,
-                            description=text[:2000],
-                            metadata={"errors": len(report.errors), "warnings": len(report.warnings),
-                                      "expectations": report.evaluated})
+
+def _validate(con, table: str, settings: JunhengSettings, year: int | None = None) -> validation_process.Pending:
+    return validation_process.validate(con, table, year, settings.output_path / validation.RESULTS_DIR)
 
 
 # ---- ingest (unpartitioned) --------------------------------------------------------------------
 
 
-def _raw_asset(table: steps.InputTable, description: str):
-    check = f"raw_{table.name}_read"
-
-    @asset(name=f"raw_{table.name}", group_name="ingest", description=description,
-           check_specs=[_spec(check, f"raw_{table.name}", "the files were read" +
-                              (" and hold at least one row" if table.required else "")),
-                        _expectations_spec(f"raw_{table.name}")])
-    def _raw(context: AssetExecutionContext, warehouse_db: WarehouseResource, settings: JunhengSettings):
-        try:
-            with warehouse_db.get_connection() as con:
-                rows, files = steps.ingest(con, settings.input_dir, table, settings.include_subfolders,
-                                           settings.include_hidden_sheets)
-                expectations = _expectations_result(con, f"raw_{table.name}", settings)
-        except (InputFilesError, FileNotFoundError) as exc:
-            raise Failure(description=str(exc)) from None
-        context.log.info(f"read {rows} rows from {len(files)} file(s)")
-        return MaterializeResult(
-            metadata={"rows": rows, "files": MetadataValue.json(files)},
-            check_results=[_result(check, rows > 0 or not table.required, f"{rows} rows from {len(files)} files"),
-                           expectations],
-        )
-
-    return _raw
+_INPUT_DESCRIPTIONS = {
+    "raw_schools": "原始学校数据：统计人员提交的文件逐行原样入库（含文件名、行号）。"
+                   " Raw school rows from every schools* file, kept as they came with file and row.",
+    "raw_counties": "原始县级补充数据（政府保障、教育质量、满意度、否决项）。"
+                    " Raw county rows from every counties* file (what the statistics lack).",
+    "stg_schools": "校验后的学校数据：不合格的行进入隔离表，注明文件、行、列和原因。"
+                   " Typed school rows; rows that break the contract go to the quarantine with the reason.",
+    "stg_counties": "校验后的县级补充数据。 Typed county rows; bad rows quarantined with the reason.",
+}
+# staged tables: their key, and what they are staged after (a county form is checked against
+# the counties that have schools)
+_STAGED = {steps.SCHOOLS: ("school_id", ["raw_schools"]),
+           steps.COUNTIES: ("county_code", ["raw_counties", "stg_schools"])}
 
 
-def _staged_asset(table: steps.InputTable, upstream: list, key: str, description: str):
-    name = f"stg_{table.name}"
+def _input_check_specs() -> list[AssetCheckSpec]:
+    specs = []
+    for t in steps.INPUT_TABLES:
+        raw = f"raw_{t.name}"
+        specs += [_spec(f"{raw}_read", raw, "the files were read" + (" and hold at least one row" if t.required else "")),
+                  _expectations_spec(raw)]
+    for t, (key, _) in _STAGED.items():
+        name = f"stg_{t.name}"
+        specs += [_spec(f"{name}_rows_reconcile", name, "rows in = rows staged + rows quarantined (nothing lost)"),
+                  _spec(f"{name}_key_unique", name, f"(year, {key}) is unique among staged rows"),
+                  _expectations_spec(name)]
+    return specs
 
-    @asset(name=name, group_name="ingest", deps=upstream, description=description, check_specs=[
-        _spec(f"{name}_rows_reconcile", name, "rows in = rows staged + rows quarantined (nothing lost)"),
-        _spec(f"{name}_key_unique", name, f"(year, {key}) is unique among staged rows"),
-        _expectations_spec(name),
-    ])
-    def _staged(context: AssetExecutionContext, warehouse_db: WarehouseResource, settings: JunhengSettings):
+
+@multi_asset(
+    name="input_tables",
+    specs=[AssetSpec(f"raw_{t.name}", group_name="ingest", description=_INPUT_DESCRIPTIONS[f"raw_{t.name}"])
+           for t in steps.INPUT_TABLES]
+          + [AssetSpec(f"stg_{t.name}", deps=upstream, group_name="ingest", description=_INPUT_DESCRIPTIONS[f"stg_{t.name}"])
+             for t, (_, upstream) in _STAGED.items()],
+    check_specs=_input_check_specs(), can_subset=True,
+    description="读取统计人员的文件（raw_*）并逐行校验（stg_*，不合格的行进入隔离表）。"
+                " The statisticians' files as they came (raw_*), then typed and checked row by row (stg_*).",
+)
+def input_tables(context: AssetExecutionContext, warehouse_db: WarehouseResource, settings: JunhengSettings):
+    """Each table's Great Expectations suite validates beside the step (validation_process) while
+    the next table is read or staged; the step ends with every check decided."""
+    selected = {k.path[-1] for k in context.selected_asset_keys}
+    validation_process.start()
+    done: list[tuple[str, dict, list, validation_process.Pending]] = []   # asset, metadata, checks, suite
+
+    def results():
+        for name, metadata, checks, pending in done:
+            yield MaterializeResult(asset_key=name, metadata=metadata,
+                                    check_results=checks + [_expectations_check(name, pending, settings)])
+
+    try:
         with warehouse_db.get_connection() as con:
-            try:
-                summary = steps.stage(con, table, settings.input_checks())
-            except DuplicateFilesError as exc:
-                raise Failure(description=str(exc)) from None
-            counts = report.stage_counts(con)[table.name]  # what the run summary will say
-            raw, staged, quarantined = counts["rows_in"], counts["rows_staged"], counts["rows_quarantined"]
-            dups = _duplicates(con, f"stg_{table.name}", ("year", key))
-            expectations = _expectations_result(con, name, settings)
-        if summary.rows_quarantined and settings.policy().national["ingest"]["on_bad_rows"] == "stop":
-            raise Failure(
-                description=f"{summary.rows_quarantined} 行数据不合格，按设置停止运行；详见隔离报告。"
-                f" / {summary.rows_quarantined} rows failed validation and the policy says stop; "
-                "see the quarantine report.",
-            )
-        return MaterializeResult(
-            metadata={"rows_in": raw, "rows_staged": staged, "rows_quarantined": quarantined,
-                      "problems": summary.problems, "warnings": summary.warnings,
-                      "years": MetadataValue.json(summary.years)},
-            check_results=[
-                _result(f"{name}_rows_reconcile", raw == staged + quarantined,
-                        f"{raw} in = {staged} staged + {quarantined} quarantined"),
-                _result(f"{name}_key_unique", dups == 0, f"{dups} duplicated keys"),
-                expectations,
-            ],
-        )
-
-    return _staged
-
-
-raw_schools = _raw_asset(steps.SCHOOLS, "原始学校数据：统计人员提交的文件逐行原样入库（含文件名、行号）。"
-                         " Raw school rows from every schools* file, kept as they came with file and row.")
-raw_counties = _raw_asset(steps.COUNTIES, "原始县级补充数据（政府保障、教育质量、满意度、否决项）。"
-                          " Raw county rows from every counties* file (what the statistics lack).")
-stg_schools = _staged_asset(steps.SCHOOLS, [raw_schools], "school_id",
-                            "校验后的学校数据：不合格的行进入隔离表，注明文件、行、列和原因。"
-                            " Typed school rows; rows that break the contract go to the quarantine with the reason.")
-# after stg_schools: a county form is checked against the counties that have schools
-stg_counties = _staged_asset(steps.COUNTIES, [raw_counties, stg_schools], "county_code",
-                             "校验后的县级补充数据。 Typed county rows; bad rows quarantined with the reason.")
+            for table in (steps.COUNTIES, steps.SCHOOLS):
+                name = f"raw_{table.name}"
+                if name not in selected:
+                    continue
+                try:
+                    rows, files = steps.ingest(con, settings.input_dir, table, settings.include_subfolders,
+                                               settings.include_hidden_sheets)
+                except (InputFilesError, FileNotFoundError) as exc:
+                    raise Failure(description=str(exc)) from None
+                context.log.info(f"read {rows} rows from {len(files)} file(s)")
+                done.append((name, {"rows": rows, "files": MetadataValue.json(files)},
+                             [_result(f"{name}_read", rows > 0 or not table.required,
+                                      f"{rows} rows from {len(files)} files", name)],
+                             _validate(con, name, settings)))
+            for table, (key, _) in _STAGED.items():
+                name = f"stg_{table.name}"
+                if name not in selected:
+                    continue
+                try:
+                    summary = steps.stage(con, table, settings.input_checks())
+                except DuplicateFilesError as exc:
+                    raise Failure(description=str(exc)) from None
+                counts = report.stage_counts(con)[table.name]  # what the run summary will say
+                raw, staged, quarantined = counts["rows_in"], counts["rows_staged"], counts["rows_quarantined"]
+                dups = _duplicates(con, name, ("year", key))
+                done.append((name, {"rows_in": raw, "rows_staged": staged, "rows_quarantined": quarantined,
+                                    "problems": summary.problems, "warnings": summary.warnings,
+                                    "years": MetadataValue.json(summary.years)},
+                             [_result(f"{name}_rows_reconcile", raw == staged + quarantined,
+                                      f"{raw} in = {staged} staged + {quarantined} quarantined", name),
+                              _result(f"{name}_key_unique", dups == 0, f"{dups} duplicated keys", name)],
+                             _validate(con, name, settings)))
+                if summary.rows_quarantined and settings.policy().national["ingest"]["on_bad_rows"] == "stop":
+                    raise Failure(
+                        description=f"{summary.rows_quarantined} 行数据不合格，按设置停止运行；详见隔离报告。"
+                        f" / {summary.rows_quarantined} rows failed validation and the policy says stop; "
+                        "see the quarantine report.",
+                    )
+    except Failure:
+        for _, _, _, pending in done:   # what was validated is reported all the same
+            validation.save_report(pending.report(), settings.output_path)
+        raise
+    yield from results()
 
 
 @asset(
     group_name="ingest",
-    deps=[stg_schools, stg_counties],
+    deps=["stg_schools", "stg_counties"],
     description="政策参数表：国家标准及各省覆盖值（阈值、开关、折算系数、评估项目、阶段目标），来自 policy/。"
     " Policy tables (thresholds, switches, split weights, items, milestones) for the provinces present.",
 )
@@ -179,9 +206,25 @@ def _model_check_specs(m: Model) -> list[AssetCheckSpec]:
     return specs
 
 
+@dataclass
+class _ModelResult:
+    """A model's materialisation, its checks, and its suite's validation under way (if any)."""
+
+    model: Model
+    rows: int
+    checks: list[AssetCheckResult]
+    expectations: validation_process.Pending | None
+
+    def result(self, settings: JunhengSettings, year: int | None) -> MaterializeResult:
+        checks = self.checks + ([_expectations_check(self.model.name, self.expectations, settings, year)]
+                                if self.expectations is not None else [])
+        return MaterializeResult(asset_key=self.model.name, metadata={"rows": self.rows}, check_results=checks)
+
+
 def _model_results(con, m: Model, rows: int, settings: JunhengSettings, year: int | None,
-                   selected: set) -> list[AssetCheckResult]:
-    """The model's checks, for the year (or all years), as far as they were selected."""
+                   selected: set) -> _ModelResult:
+    """The model's checks, for the year (or all years), as far as they were selected; its suite
+    is started, and decided when the result is taken."""
     results = []
 
     def want(name: str) -> bool:
@@ -196,9 +239,8 @@ def _model_results(con, m: Model, rows: int, settings: JunhengSettings, year: in
         if want(c.name):
             passed, text = con.sql(c.sql).fetchall()[0]
             results.append(_result(c.name, passed, str(text), m.name))
-    if m.expectations and want(f"{m.name}_expectations"):
-        results.append(_expectations_result(con, m.name, settings, year, asset_key=m.name))
-    return results
+    pending = _validate(con, m.name, settings, year) if m.expectations and want(f"{m.name}_expectations") else None
+    return _ModelResult(m, rows, results, pending)
 
 
 def _model_specs(models: tuple[Model, ...], group: str) -> list[AssetSpec]:
@@ -217,6 +259,7 @@ def yearly_models(context: AssetExecutionContext, warehouse_db: WarehouseResourc
     year = int(context.partition_key)
     selected = {k.path[-1] for k in context.selected_asset_keys}
     checks = set(context.selected_asset_check_keys)
+    validation_process.start()
     results = []  # yielded after the connection is closed: a generator left suspended would hold the lock
     with warehouse_db.get_connection() as con:
         if year not in steps.staged_years(con):
@@ -225,9 +268,9 @@ def yearly_models(context: AssetExecutionContext, warehouse_db: WarehouseResourc
             if m.name not in selected:
                 continue
             rows = warehouse.run_model(con, m.name, year)
-            results.append(MaterializeResult(asset_key=m.name, metadata={"rows": rows},
-                                             check_results=_model_results(con, m, rows, settings, year, checks)))
-    yield from results
+            results.append(_model_results(con, m, rows, settings, year, checks))
+    for r in results:   # the suites validated beside the later models (validation_process)
+        yield r.result(settings, year)
 
 
 @multi_asset(
@@ -244,9 +287,9 @@ def all_years_models(context: AssetExecutionContext, warehouse_db: WarehouseReso
         for m in ALL_YEARS_MODELS:
             if m.name in selected:
                 rows = warehouse.run_model_all_years(con, m.name)
-                results.append(MaterializeResult(asset_key=m.name, metadata={"rows": rows},
-                                                 check_results=_model_results(con, m, rows, settings, None, checks)))
-    yield from results
+                results.append(_model_results(con, m, rows, settings, None, checks))
+    for r in results:
+        yield r.result(settings, None)
 
 
 # ---- what users receive --------------------------------------------------------------------------
@@ -335,6 +378,8 @@ def reports(context: AssetExecutionContext, warehouse_db: WarehouseResource, set
 
     selected = {k.path[-1] for k in context.selected_asset_keys}
     out = settings.output_path
+    # built where the validations ran (validation_process), beside the workbook
+    docs = validation_process.data_docs(out) if "data_docs" in selected else None
     if "quarantine_report" in selected or "run_summary" in selected:
         with warehouse_db.get_connection() as con:
             summary = report.write_run_reports(con, out, {"published": True, "run_id": context.run.run_id,
@@ -347,12 +392,11 @@ def reports(context: AssetExecutionContext, warehouse_db: WarehouseResource, set
         if "run_summary" in selected:
             yield MaterializeResult(asset_key="run_summary",
                                     metadata={"path": MetadataValue.path(str(out / "run_summary.json"))})
-    if "data_docs" in selected:
-        from junheng.validation import DOCS_DIR, build_data_docs
-
-        results = build_data_docs(out)
+    if docs is not None:
+        results = docs.report()
+        validation_process.stop()   # its memory back before the dashboards take theirs
         yield MaterializeResult(asset_key="data_docs", metadata={
-            "validations": results, "index": MetadataValue.path(str(out / DOCS_DIR / "index.html"))})
+            "validations": results, "index": MetadataValue.path(str(out / validation.DOCS_DIR / "index.html"))})
     if "schema_document" in selected:
         write_schema_doc(out / "SCHEMA.md")
         yield MaterializeResult(asset_key="schema_document", metadata={"path": MetadataValue.path(str(out / "SCHEMA.md"))})
@@ -370,7 +414,7 @@ def reports(context: AssetExecutionContext, warehouse_db: WarehouseResource, set
                                    f"{result['pages']} pages in {result['seconds']:.1f} s", "dashboards")])
 
 
-INGEST_ASSETS = [raw_schools, raw_counties, stg_schools, stg_counties, policy_tables, reference_parquet]
+INGEST_ASSETS = [input_tables, policy_tables, reference_parquet]
 YEAR_ASSETS = [yearly_models]
 PUBLISH_ASSETS = [all_years_models, published_tables, reports]
 ALL_ASSETS = INGEST_ASSETS + YEAR_ASSETS + PUBLISH_ASSETS

@@ -137,7 +137,7 @@ def run_pipeline(input_dir: Path, output_dir: Path, warehouse: Path, policy_dir:
 
     from dagster import AssetKey, materialize
 
-    from junheng import report
+    from junheng import report, validation_process
     from junheng.assets import ALL_ASSETS, INGEST_ASSETS, PUBLISH_ASSETS, YEAR_ASSETS
     from junheng.resources import JunhengSettings, WarehouseResource
     from junheng.steps import staged_years
@@ -189,6 +189,7 @@ def run_pipeline(input_dir: Path, output_dir: Path, warehouse: Path, policy_dir:
                     "log": str(output_dir / LOG_FILE), "seconds": round(time.time() - started, 1)})
             raise
         finally:
+            validation_process.stop()
             _write_log(output_dir / LOG_FILE, results)
     summary = json.loads((output_dir / "run_summary.json").read_text(encoding="utf-8"))
     summary["seconds"] = round(time.time() - started, 1)

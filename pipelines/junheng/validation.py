@@ -228,17 +228,45 @@ def suite_columns(suite: dict) -> list[str]:
     return list(dict.fromkeys(c for c in needed if not c.endswith("__x_county_median")))
 
 
-def validate_table(con: duckdb.DuckDBPyConnection, table: str, year: int | None = None,
-                   results_dir: Path | None = None, suite: dict | None = None) -> Report:
-    suite = suite or load_suite(table)
-    present = {r[0] for r in con.sql(f"describe {table}").fetchall()}
-    columns = [c for c in suite_columns(suite) if c in present]  # a missing one is reported by the suite
-    frame = warehouse.table_frame(con, table, columns or None, year)
-    if table in MODEL_BY_NAME and suite.get("keys"):
+@dataclass(frozen=True)
+class TableRows:
+    """What a table's validation reads: the suite, the year, the columns the suite reads that the
+    table has (a missing one is reported by the suite), the key order for a model's rows, and the
+    table's stored Parquet file when it has one (see warehouse.stored_file)."""
+
+    table: str
+    suite: dict
+    year: int | None
+    columns: list[str]
+    order: list[str]
+    stored: str | None
+
+    @classmethod
+    def of(cls, con: duckdb.DuckDBPyConnection, table: str, year: int | None = None,
+           suite: dict | None = None) -> TableRows:
+        suite = suite or load_suite(table)
+        present = {r[0] for r in con.sql(f"describe {table}").fetchall()}
+        columns = [c for c in suite_columns(suite) if c in present]
         # a model's rows are stored in the order DuckDB's threads produced them: in key order,
         # the rows a report lists (the first offending ones) are the same on every run
-        frame = frame.sort([k for k in suite["keys"] if k in frame.columns], maintain_order=True)
-    return validate_frame(frame, suite, results_dir, run_name=str(year or ""))
+        order = [k for k in suite.get("keys", []) if k in columns] if table in MODEL_BY_NAME else []
+        stored = warehouse.stored_file(con, table, year)
+        return cls(table, suite, year, columns, order, None if stored is None else str(stored))
+
+
+def validate_rows(rows: TableRows, frame: pl.DataFrame | None = None, results_dir: Path | None = None) -> Report:
+    """Run the suite on the table's rows: ``frame`` when given, else read from the stored file."""
+    if frame is None:
+        frame = warehouse.read_stored(rows.stored, rows.columns or None, rows.year)
+    if rows.order:
+        frame = frame.sort(rows.order, maintain_order=True)
+    return validate_frame(frame, rows.suite, results_dir, run_name=str(rows.year or ""))
+
+
+def validate_table(con: duckdb.DuckDBPyConnection, table: str, year: int | None = None,
+                   results_dir: Path | None = None, suite: dict | None = None) -> Report:
+    rows = TableRows.of(con, table, year, suite)
+    return validate_rows(rows, warehouse.table_frame(con, table, rows.columns or None, year), results_dir)
 
 
 def build_data_docs(output_dir: Path) -> int:

@@ -265,11 +265,18 @@ def table_frame(con: duckdb.DuckDBPyConnection, table: str, columns: list[str] |
     order they were stored. A table kept as a Parquet file (replace_table, replace_year) is read by
     polars straight from its file: taking a national table's text columns out of DuckDB costs
     three to four times as long."""
-    path = _stored_file(con, table, year)
+    path = stored_file(con, table, year)
     if path is None:
         select = ", ".join(f'"{c}"' for c in columns) if columns else "*"
         frame = con.sql(f"select {select} from {table}" + (f" where year = {int(year)}" if year is not None else "")).pl()
         return frame.filter(where) if where is not None else frame
+    return read_stored(path, columns, year, where)
+
+
+def read_stored(path: Path | str, columns: list[str] | None = None, year: int | None = None,
+                where: pl.Expr | None = None) -> pl.DataFrame:
+    """Rows of a table's stored file (see stored_file), without the warehouse: another process
+    can read them while this one holds the warehouse."""
     scan = pl.scan_parquet(path)
     if year is not None:
         scan = scan.filter(pl.col("year") == int(year))
@@ -278,7 +285,7 @@ def table_frame(con: duckdb.DuckDBPyConnection, table: str, columns: list[str] |
     return (scan.select(columns) if columns else scan).collect()
 
 
-def _stored_file(con: duckdb.DuckDBPyConnection, table: str, year: int | None) -> Path | None:
+def stored_file(con: duckdb.DuckDBPyConnection, table: str, year: int | None) -> Path | None:
     """The Parquet file holding ``table`` (or its rows of ``year``) when the table is a view of
     stored files; None otherwise (a warehouse in memory, a table, a view computed by SQL)."""
     folder = tables_folder(con)

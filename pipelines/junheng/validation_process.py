@@ -1,0 +1,111 @@
+"""Great Expectations validations in a process of their own, beside the pipeline's steps.
+
+A validation costs seconds a national year (Great Expectations' import, then pandas copies of
+the rows), and the step that wrote the table has other work meanwhile: the schools' raw rows
+validate while they are staged, the school indicators while the CVs and the plan are computed.
+So a step hands each validation to one worker process as soon as its table is written (the
+worker reads the table's Parquet file itself; the warehouse stays with the step) and collects
+the reports at its end: the checks still decide the step's outcome, and nothing downstream
+starts before them. The Data Docs are built there too, so the step never imports Great
+Expectations itself.
+
+Without ``start()``, or for a table with no stored file (a warehouse in memory), a validation
+runs in the caller, as it does when the worker has died (a killed worker costs time, not a
+check).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+import duckdb
+
+from junheng import validation, warehouse
+
+_worker: ProcessPoolExecutor | None = None
+
+
+def _worker_init(parent: int) -> None:
+    """Ctrl-C is the pipeline's to handle (the worker is stopped with it, without a traceback),
+    and a pipeline that is killed takes its worker with it: nothing else would end it."""
+    import signal
+    import threading
+    import time
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def start() -> None:
+    """Start the worker, and its import of Great Expectations, now (idempotent)."""
+    global _worker
+    if _worker is None:
+        _worker = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                                      initializer=_worker_init, initargs=(os.getpid(),))
+        _worker.submit(validation.import_gx)
+
+
+def stop() -> None:
+    """Stop the worker (its memory is given back before the dashboards take theirs)."""
+    global _worker
+    if _worker is not None:
+        _worker.shutdown(wait=True, cancel_futures=True)
+        _worker = None
+
+
+class Pending:
+    """A validation under way; ``report()`` waits for it."""
+
+    def __init__(self, run, args: tuple, future: Future | None):
+        self._run, self._args, self._future = run, args, future
+        self._report = None
+
+    def report(self):
+        if self._report is None:
+            try:
+                self._report = self._future.result() if self._future is not None else self._run(*self._args)
+            except BrokenProcessPool:
+                stop()
+                self._report = self._run(*self._args)
+        return self._report
+
+
+def _submit(run, *args) -> Pending:
+    """``run(*args)`` in the worker, or here and now without one."""
+    if _worker is not None:
+        try:
+            return Pending(run, args, _worker.submit(run, *args))
+        except BrokenProcessPool:
+            stop()
+    return _submit_here(run, *args)
+
+
+def _submit_here(run, *args) -> Pending:
+    pending = Pending(run, args, None)
+    pending.report()
+    return pending
+
+
+def validate(con: duckdb.DuckDBPyConnection, table: str, year: int | None = None,
+             results_dir: Path | None = None) -> Pending:
+    """Start the validation of ``table`` (its rows of ``year``) by its suite."""
+    rows = validation.TableRows.of(con, table, year)
+    if rows.stored is None:   # nothing another process could read: here, now
+        frame = warehouse.table_frame(con, table, rows.columns or None, year)
+        return _submit_here(validation.validate_rows, rows, frame, results_dir)
+    return _submit(validation.validate_rows, rows, None, results_dir)
+
+
+def data_docs(output_dir: Path) -> Pending:
+    """Start building the Data Docs of the results kept under ``output_dir``."""
+    return _submit(validation.build_data_docs, output_dir)
