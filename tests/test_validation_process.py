@@ -62,3 +62,32 @@ def test_without_a_worker_a_validation_runs_in_the_caller(assess):
     con = assess(rows_with_a_failure())
     pending = validation_process.validate(con, "stg_schools")
     assert pending._future is None and pending.report().errors
+
+
+def _a_step_in_a_process_of_its_own(queue) -> None:
+    with validation_process.for_step():
+        queue.put(validation_process._submit(os.getpid).report())
+
+
+def test_a_step_in_a_process_of_its_own_ends_with_its_worker():
+    # Dagster runs each step of a job in a process of its own, which waits for its children as it
+    # ends: a worker left running would keep that step (and the run) from ever finishing
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    step = context.Process(target=_a_step_in_a_process_of_its_own, args=(queue,))
+    step.start()
+    worker = queue.get(timeout=120)
+    step.join(timeout=60)
+    assert step.exitcode == 0, "the step's process did not end"
+    assert worker != step.pid
+
+
+def test_junheng_run_keeps_one_worker_for_its_steps(worker):
+    with validation_process.kept():
+        with validation_process.for_step():
+            first = validation_process._submit(os.getpid).report()
+        with validation_process.for_step():
+            assert validation_process._submit(os.getpid).report() == first
+    assert validation_process._worker is None

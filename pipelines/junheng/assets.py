@@ -126,7 +126,12 @@ def input_tables(context: AssetExecutionContext, warehouse_db: WarehouseResource
     """Each table's Great Expectations suite validates beside the step (validation_process) while
     the next table is read or staged; the step ends with every check decided."""
     selected = {k.path[-1] for k in context.selected_asset_keys}
-    validation_process.start()
+    with validation_process.for_step():
+        yield from _input_tables(context, selected, warehouse_db, settings)
+
+
+def _input_tables(context: AssetExecutionContext, selected: set, warehouse_db: WarehouseResource,
+                  settings: JunhengSettings):
     done: list[tuple[str, dict, list, validation_process.Pending]] = []   # asset, metadata, checks, suite
 
     def results():
@@ -259,18 +264,19 @@ def yearly_models(context: AssetExecutionContext, warehouse_db: WarehouseResourc
     year = int(context.partition_key)
     selected = {k.path[-1] for k in context.selected_asset_keys}
     checks = set(context.selected_asset_check_keys)
-    validation_process.start()
     results = []  # yielded after the connection is closed: a generator left suspended would hold the lock
-    with warehouse_db.get_connection() as con:
-        if year not in steps.staged_years(con):
-            raise Failure(description=f"{year} 学年没有通过校验的学校数据。 / no staged school rows for {year}.")
-        for m in YEAR_MODELS:
-            if m.name not in selected:
-                continue
-            rows = warehouse.run_model(con, m.name, year)
-            results.append(_model_results(con, m, rows, settings, year, checks))
-    for r in results:   # the suites validated beside the later models (validation_process)
-        yield r.result(settings, year)
+    with validation_process.for_step():
+        with warehouse_db.get_connection() as con:
+            if year not in steps.staged_years(con):
+                raise Failure(description=f"{year} 学年没有通过校验的学校数据。 / no staged school rows for {year}.")
+            for m in YEAR_MODELS:
+                if m.name not in selected:
+                    continue
+                rows = warehouse.run_model(con, m.name, year)
+                results.append(_model_results(con, m, rows, settings, year, checks))
+        # the suites validated beside the later models (validation_process)
+        outcomes = [r.result(settings, year) for r in results]
+    yield from outcomes
 
 
 @multi_asset(

@@ -152,7 +152,7 @@ def run_pipeline(input_dir: Path, output_dir: Path, warehouse: Path, policy_dir:
     }
     started = time.time()
     results: list = []
-    with exclusive_run(warehouse):
+    with exclusive_run(warehouse), validation_process.kept():
         if instance is None:
             instance = _dagster_instance()
         shutil.rmtree(output_dir / "validation", ignore_errors=True)  # this run's reports only
@@ -189,7 +189,6 @@ def run_pipeline(input_dir: Path, output_dir: Path, warehouse: Path, policy_dir:
                     "log": str(output_dir / LOG_FILE), "seconds": round(time.time() - started, 1)})
             raise
         finally:
-            validation_process.stop()
             _write_log(output_dir / LOG_FILE, results)
     summary = json.loads((output_dir / "run_summary.json").read_text(encoding="utf-8"))
     summary["seconds"] = round(time.time() - started, 1)

@@ -16,11 +16,13 @@ check).
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
+from typing import Iterator
 
 import duckdb
 
@@ -46,6 +48,9 @@ def _worker_init(parent: int) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
+_kept = False   # the worker outlives the steps (see kept)
+
+
 def start() -> None:
     """Start the worker, and its import of Great Expectations, now (idempotent)."""
     global _worker
@@ -61,6 +66,32 @@ def stop() -> None:
     if _worker is not None:
         _worker.shutdown(wait=True, cancel_futures=True)
         _worker = None
+
+
+@contextlib.contextmanager
+def for_step() -> Iterator[None]:
+    """The worker for one step: started with it, and stopped with it unless it is kept. A step
+    Dagster runs in a process of its own must stop it: that process waits for its children
+    before it would tell the worker to end."""
+    start()
+    try:
+        yield
+    finally:
+        if not _kept:
+            stop()
+
+
+@contextlib.contextmanager
+def kept() -> Iterator[None]:
+    """One worker for every step run in this process meanwhile (``junheng run``'s runs: its
+    Great Expectations import is paid once), stopped at the end."""
+    global _kept
+    _kept = True
+    try:
+        yield
+    finally:
+        _kept = False
+        stop()
 
 
 class Pending:
