@@ -7,7 +7,8 @@ So a step hands each validation to one worker process as soon as its table is wr
 worker reads the table's Parquet file itself; the warehouse stays with the step) and collects
 the reports at its end: the checks still decide the step's outcome, and nothing downstream
 starts before them. The Data Docs are built there too, so the step never imports Great
-Expectations itself.
+Expectations itself. Each step has a worker of its own (``for_step``), except in ``junheng run``,
+which keeps one for all its steps (``kept``): the import is paid once.
 
 Without ``start()``, or for a table with no stored file (a warehouse in memory), a validation
 runs in the caller, as it does when the worker has died (a killed worker costs time, not a
