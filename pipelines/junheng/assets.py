@@ -65,9 +65,8 @@ def _expectations_check(table: str, pending: validation_process.Pending, setting
                         year: int | None = None, asset_key: str | None = None) -> AssetCheckResult:
     """The table's suite as a check, once its validation (see validation_process) is done: a
     failed error-severity expectation fails the check (and blocks everything downstream),
-    warnings only are reported with WARN severity. The report is kept beside the outputs."""
-    outcome = pending.report()
-    validation.save_report(outcome, settings.output_path, year)
+    warnings only are reported with WARN severity."""
+    outcome = _expectations_report(pending, settings, year)
     severity = AssetCheckSeverity.ERROR if outcome.errors else AssetCheckSeverity.WARN
     return AssetCheckResult(check_name=f"{table}_expectations", passed=not outcome.failures, severity=severity,
                             asset_key=asset_key or table,
@@ -76,8 +75,32 @@ def _expectations_check(table: str, pending: validation_process.Pending, setting
                                       "expectations": outcome.evaluated})
 
 
+def _expectations_report(pending: validation_process.Pending, settings: JunhengSettings,
+                         year: int | None = None) -> validation.Report:
+    """The suite's report, once done, kept beside the outputs."""
+    outcome = pending.report()
+    validation.save_report(outcome, settings.output_path, year)
+    return outcome
+
+
 def _validate(con, table: str, settings: JunhengSettings, year: int | None = None) -> validation_process.Pending:
     return validation_process.validate(con, table, year, settings.output_path / validation.RESULTS_DIR)
+
+
+@dataclass
+class _Materialised:
+    """An asset written by a step, its checks, and its suite's validation under way (if any):
+    the step's result once that is done."""
+
+    asset: str
+    metadata: dict
+    checks: list[AssetCheckResult]
+    expectations: validation_process.Pending | None
+
+    def result(self, settings: JunhengSettings, year: int | None) -> MaterializeResult:
+        checks = self.checks + ([_expectations_check(self.asset, self.expectations, settings, year)]
+                                if self.expectations is not None else [])
+        return MaterializeResult(asset_key=self.asset, metadata=self.metadata, check_results=checks)
 
 
 # ---- ingest (unpartitioned) --------------------------------------------------------------------
@@ -132,13 +155,7 @@ def input_tables(context: AssetExecutionContext, warehouse_db: WarehouseResource
 
 def _input_tables(context: AssetExecutionContext, selected: set, warehouse_db: WarehouseResource,
                   settings: JunhengSettings):
-    done: list[tuple[str, dict, list, validation_process.Pending]] = []   # asset, metadata, checks, suite
-
-    def results():
-        for name, metadata, checks, pending in done:
-            yield MaterializeResult(asset_key=name, metadata=metadata,
-                                    check_results=checks + [_expectations_check(name, pending, settings)])
-
+    done: list[_Materialised] = []
     try:
         with warehouse_db.get_connection() as con:
             for table in (steps.COUNTIES, steps.SCHOOLS):
@@ -151,10 +168,10 @@ def _input_tables(context: AssetExecutionContext, selected: set, warehouse_db: W
                 except (InputFilesError, FileNotFoundError) as exc:
                     raise Failure(description=str(exc)) from None
                 context.log.info(f"read {rows} rows from {len(files)} file(s)")
-                done.append((name, {"rows": rows, "files": MetadataValue.json(files)},
-                             [_result(f"{name}_read", rows > 0 or not table.required,
-                                      f"{rows} rows from {len(files)} files", name)],
-                             _validate(con, name, settings)))
+                done.append(_Materialised(name, {"rows": rows, "files": MetadataValue.json(files)},
+                                          [_result(f"{name}_read", rows > 0 or not table.required,
+                                                   f"{rows} rows from {len(files)} files", name)],
+                                          _validate(con, name, settings)))
             for table, (key, _) in _STAGED.items():
                 name = f"stg_{table.name}"
                 if name not in selected:
@@ -166,13 +183,14 @@ def _input_tables(context: AssetExecutionContext, selected: set, warehouse_db: W
                 counts = report.stage_counts(con)[table.name]  # what the run summary will say
                 raw, staged, quarantined = counts["rows_in"], counts["rows_staged"], counts["rows_quarantined"]
                 dups = _duplicates(con, name, ("year", key))
-                done.append((name, {"rows_in": raw, "rows_staged": staged, "rows_quarantined": quarantined,
-                                    "problems": summary.problems, "warnings": summary.warnings,
-                                    "years": MetadataValue.json(summary.years)},
-                             [_result(f"{name}_rows_reconcile", raw == staged + quarantined,
-                                      f"{raw} in = {staged} staged + {quarantined} quarantined", name),
-                              _result(f"{name}_key_unique", dups == 0, f"{dups} duplicated keys", name)],
-                             _validate(con, name, settings)))
+                done.append(_Materialised(
+                    name, {"rows_in": raw, "rows_staged": staged, "rows_quarantined": quarantined,
+                           "problems": summary.problems, "warnings": summary.warnings,
+                           "years": MetadataValue.json(summary.years)},
+                    [_result(f"{name}_rows_reconcile", raw == staged + quarantined,
+                             f"{raw} in = {staged} staged + {quarantined} quarantined", name),
+                     _result(f"{name}_key_unique", dups == 0, f"{dups} duplicated keys", name)],
+                    _validate(con, name, settings)))
                 if summary.rows_quarantined and settings.policy().national["ingest"]["on_bad_rows"] == "stop":
                     raise Failure(
                         description=f"{summary.rows_quarantined} 行数据不合格，按设置停止运行；详见隔离报告。"
@@ -180,10 +198,11 @@ def _input_tables(context: AssetExecutionContext, selected: set, warehouse_db: W
                         "see the quarantine report.",
                     )
     except Failure:
-        for _, _, _, pending in done:   # what was validated is reported all the same
-            validation.save_report(pending.report(), settings.output_path)
+        for m in done:   # what was validated is reported all the same
+            _expectations_report(m.expectations, settings)
         raise
-    yield from results()
+    for m in done:
+        yield m.result(settings, None)
 
 
 @asset(
@@ -211,23 +230,8 @@ def _model_check_specs(m: Model) -> list[AssetCheckSpec]:
     return specs
 
 
-@dataclass
-class _ModelResult:
-    """A model's materialisation, its checks, and its suite's validation under way (if any)."""
-
-    model: Model
-    rows: int
-    checks: list[AssetCheckResult]
-    expectations: validation_process.Pending | None
-
-    def result(self, settings: JunhengSettings, year: int | None) -> MaterializeResult:
-        checks = self.checks + ([_expectations_check(self.model.name, self.expectations, settings, year)]
-                                if self.expectations is not None else [])
-        return MaterializeResult(asset_key=self.model.name, metadata={"rows": self.rows}, check_results=checks)
-
-
 def _model_results(con, m: Model, rows: int, settings: JunhengSettings, year: int | None,
-                   selected: set) -> _ModelResult:
+                   selected: set) -> _Materialised:
     """The model's checks, for the year (or all years), as far as they were selected; its suite
     is started, and decided when the result is taken."""
     results = []
@@ -245,7 +249,7 @@ def _model_results(con, m: Model, rows: int, settings: JunhengSettings, year: in
             passed, text = con.sql(c.sql).fetchall()[0]
             results.append(_result(c.name, passed, str(text), m.name))
     pending = _validate(con, m.name, settings, year) if m.expectations and want(f"{m.name}_expectations") else None
-    return _ModelResult(m, rows, results, pending)
+    return _Materialised(m.name, {"rows": rows}, results, pending)
 
 
 def _model_specs(models: tuple[Model, ...], group: str) -> list[AssetSpec]:

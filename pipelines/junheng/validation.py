@@ -254,10 +254,14 @@ class TableRows:
         return cls(table, suite, year, columns, order, None if stored is None else str(stored))
 
 
-def validate_rows(rows: TableRows, frame: pl.DataFrame | None = None, results_dir: Path | None = None) -> Report:
-    """Run the suite on the table's rows: ``frame`` when given, else read from the stored file."""
-    if frame is None:
+def validate_rows(rows: TableRows, results_dir: Path | None = None,
+                  con: duckdb.DuckDBPyConnection | None = None) -> Report:
+    """Run the suite on the table's rows, read from its stored file (another process can), or
+    through ``con`` for a table that has none."""
+    if rows.stored is not None:
         frame = warehouse.read_stored(rows.stored, rows.columns or None, rows.year)
+    else:
+        frame = warehouse.table_frame(con, rows.table, rows.columns or None, rows.year)
     if rows.order:
         frame = frame.sort(rows.order, maintain_order=True)
     return validate_frame(frame, rows.suite, results_dir, run_name=str(rows.year or ""))
@@ -265,8 +269,7 @@ def validate_rows(rows: TableRows, frame: pl.DataFrame | None = None, results_di
 
 def validate_table(con: duckdb.DuckDBPyConnection, table: str, year: int | None = None,
                    results_dir: Path | None = None, suite: dict | None = None) -> Report:
-    rows = TableRows.of(con, table, year, suite)
-    return validate_rows(rows, warehouse.table_frame(con, table, rows.columns or None, year), results_dir)
+    return validate_rows(TableRows.of(con, table, year, suite), results_dir, con)
 
 
 def build_data_docs(output_dir: Path) -> int:

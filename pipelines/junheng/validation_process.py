@@ -27,7 +27,7 @@ from typing import Iterator
 
 import duckdb
 
-from junheng import validation, warehouse
+from junheng import validation
 
 _worker: ProcessPoolExecutor | None = None
 
@@ -133,9 +133,8 @@ def validate(con: duckdb.DuckDBPyConnection, table: str, year: int | None = None
     """Start the validation of ``table`` (its rows of ``year``) by its suite."""
     rows = validation.TableRows.of(con, table, year)
     if rows.stored is None:   # nothing another process could read: here, now
-        frame = warehouse.table_frame(con, table, rows.columns or None, year)
-        return _submit_here(validation.validate_rows, rows, frame, results_dir)
-    return _submit(validation.validate_rows, rows, None, results_dir)
+        return _submit_here(validation.validate_rows, rows, results_dir, con)
+    return _submit(validation.validate_rows, rows, results_dir)
 
 
 def data_docs(output_dir: Path) -> Pending:
