@@ -17,7 +17,7 @@ How (the reasoning a reader needs to trust it):
    cone ‖diag(√w)·y‖ ≤ √(1+c²)·(w·y)/√W, so min Σ wᵢ(yᵢ − xᵢ) over y ≥ b inside it is a
    convex problem, and its KKT conditions say every raised unit ends at the same value L
    and every other unit is at or above L. CV falls as L rises, so the least L is the root
-   of a quadratic on the segment between two sorted bounds (:func:`water_fill`).
+   of a quadratic on the segment between two sorted bounds (:func:`water_levels`).
 2. **The school rule leaves one choice per unit**: which indicator it may miss (exempt). A
    unit's bounds are its threshold on the others and the floor on the exempted one. When an
    indicator's CV stays under its ceiling whatever the exemptions (checked by a bound that
@@ -56,79 +56,108 @@ REPAIR_ROUNDS = 30
 
 
 # ---- 1. water-filling ---------------------------------------------------------------------------
+# Each function works on many rows at once (one row per indicator, or per choice of exemptions
+# tried, the units' enrolments shared): a county's search asks for thousands of small fills, and
+# one numpy call per batch costs what one call per fill would. A row's result does not depend on
+# the rows beside it.
+
+
+def weighted_cvs(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The assessment's CV (population form, enrolment-weighted) of each row of per-student values."""
+    total = weights.sum()
+    mean = (weights * values).sum(axis=1) / total
+    spread = np.sqrt(np.maximum((weights * (values - mean[:, None]) ** 2).sum(axis=1) / total, 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(mean == 0, np.nan, spread / np.where(mean == 0, 1.0, mean))
 
 
 def weighted_cv(values: np.ndarray, weights: np.ndarray) -> float:
-    """The assessment's CV (population form, enrolment-weighted) of per-student values."""
-    total = weights.sum()
-    mean = (weights * values).sum() / total
-    if mean == 0:
-        return math.nan
-    return math.sqrt(max((weights * (values - mean) ** 2).sum() / total, 0.0)) / mean
+    """:func:`weighted_cvs` of one row."""
+    return float(weighted_cvs(values[None, :], weights)[0])
 
 
-def water_fill(bounds: np.ndarray, weights: np.ndarray, ceiling: float) -> float:
-    """The least common level L such that max(bounds, L) has a weighted CV ≤ ceiling.
+def water_levels(bounds: np.ndarray, weights: np.ndarray, ceiling: float) -> np.ndarray:
+    """For each row of ``bounds``, the least common level L such that max(bounds, L) has a
+    weighted CV ≤ ceiling; -inf where the bounds already pass.
 
-    Returns -inf when the bounds already pass. Exact: on the segment between two sorted
-    bounds the condition E[y²] ≤ (1+c²)·E[y]² is a quadratic in L.
+    Exact: on the segment between two sorted bounds the condition E[y²] ≤ (1+c²)·E[y]² is a
+    quadratic in L.
     """
-    n = len(bounds)
+    rows, n = bounds.shape
+    levels = np.full(rows, -np.inf)
     if n <= 1:
-        return -math.inf
+        return levels
     k2 = 1.0 + ceiling * ceiling
-    # Most calls find the bounds passing already (h[0] <= 0 below). That is seen without
-    # sorting when it is clear by far more than the sums' rounding; a close call is left to the
-    # exact computation, so the result is the same either way.
-    wb = weights * bounds
-    m2, m1 = float(wb @ bounds) * float(weights.sum()), k2 * float(weights @ bounds) ** 2  # (dot: one call each)
-    if m2 - m1 <= -1e-9 * m2:
-        return -math.inf
-    order = np.argsort(bounds, kind="stable")
-    b, w = bounds[order], weights[order]
-    W = w.sum()
+    # Most rows pass already (h[0] <= 0 below). That is seen without sorting when it is clear by
+    # far more than the sums' rounding; a close call is left to the exact computation, so the
+    # result is the same either way.
+    m2 = ((bounds * bounds) @ weights) * float(weights.sum())
+    m1 = k2 * (bounds @ weights) ** 2
+    todo = np.flatnonzero(~(m2 - m1 <= -1e-9 * m2))
+    if len(todo) == 0:
+        return levels
+    order = np.argsort(bounds[todo], axis=1, kind="stable")
+    b = np.take_along_axis(bounds[todo], order, axis=1)
+    w = weights[order]
+    W = w.sum(axis=1)[:, None]
     wb, wb2 = w * b, w * b * b
     # at L = b[j], units 0..j-1 are raised to b[j]; the rest keep their bounds
-    w_raised = np.concatenate(([0.0], np.cumsum(w)[:-1]))
-    s1 = np.cumsum(wb[::-1])[::-1]
-    s2 = np.cumsum(wb2[::-1])[::-1]
+    w_raised = np.zeros_like(w)
+    np.cumsum(w[:, :-1], axis=1, out=w_raised[:, 1:])
+    s1 = np.cumsum(wb[:, ::-1], axis=1)[:, ::-1]
+    s2 = np.cumsum(wb2[:, ::-1], axis=1)[:, ::-1]
     h = (w_raised * b * b + s2) * W - k2 * (w_raised * b + s1) ** 2
-    if h[0] <= 0:
-        return -math.inf
-    j = int(np.argmax(h <= 0))          # h[n-1] < 0 always: all equal gives CV 0
-    lo, hi = b[j - 1], b[j]
-    wa, t1, t2 = w_raised[j], s1[j], s2[j]
+    rising = np.flatnonzero(h[:, 0] > 0)
+    if len(rising) == 0:
+        return levels
+    todo, h, b, W = todo[rising], h[rising], b[rising], W[rising, 0]
+    j = np.argmax(h <= 0, axis=1)       # h[n-1] < 0 always: all equal gives CV 0
+    at = np.arange(len(todo))
+    lo, hi = b[at, j - 1], b[at, j]
+    wa, t1, t2 = w_raised[rising][at, j], s1[rising][at, j], s2[rising][at, j]
     # wa·W·L² + t2·W − k2·(wa·L + t1)² = 0, decreasing on [lo, hi]
     a = wa * W - k2 * wa * wa
     bq = -2.0 * k2 * wa * t1
     c0 = t2 * W - k2 * t1 * t1
-    roots = []
-    if abs(a) > 1e-300:
-        disc = bq * bq - 4 * a * c0
-        if disc >= 0:
-            sq = math.sqrt(disc)
-            roots = [(-bq - sq) / (2 * a), (-bq + sq) / (2 * a)]
-    elif bq != 0:
-        roots = [-c0 / bq]
-    span = max(hi - lo, abs(hi)) * 1e-9
-    inside = [r for r in roots if lo - span <= r <= hi + span]
-    if inside:
-        return min(max(min(inside), lo), hi)
+    quadratic = np.abs(a) > 1e-300
+    with np.errstate(divide="ignore", invalid="ignore"):
+        disc = np.where(quadratic, bq * bq - 4 * a * c0, np.nan)
+        sq = np.sqrt(disc)                                     # NaN where there is no real root
+        root1 = np.where(quadratic, (-bq - sq) / (2 * a), np.where(bq != 0, -c0 / bq, np.nan))
+        root2 = np.where(quadratic, (-bq + sq) / (2 * a), np.nan)
+    span = np.maximum(hi - lo, np.abs(hi)) * 1e-9
+    in1 = (lo - span <= root1) & (root1 <= hi + span)
+    in2 = (lo - span <= root2) & (root2 <= hi + span)
+    root = np.where(in1 & in2, np.minimum(root1, root2), np.where(in1, root1, root2))
+    found = in1 | in2
+    levels[todo[found]] = np.minimum(np.maximum(root[found], lo[found]), hi[found])
+    for r in np.flatnonzero(~found).tolist():   # a numerically awkward segment: bisection
+        levels[todo[r]] = _bisect(float(lo[r]), float(hi[r]), float(wa[r]), float(t1[r]), float(t2[r]),
+                                  float(W[r]), k2)
+    return levels
 
+
+def _bisect(lo: float, hi: float, wa: float, t1: float, t2: float, W: float, k2: float) -> float:
     def h_at(level: float) -> float:
         return (wa * level * level + t2) * W - k2 * (wa * level + t1) ** 2
 
-    for _ in range(200):                # numerically awkward segment: bisection
+    for _ in range(200):
         mid = (lo + hi) / 2
         lo, hi = (lo, mid) if h_at(mid) <= 0 else (mid, hi)
     return hi
 
 
-def fill_cost(values: np.ndarray, bounds: np.ndarray, weights: np.ndarray, ceiling: float) -> tuple[float, np.ndarray]:
-    """Resource added (Σ wᵢ·(yᵢ − xᵢ)) and the values y after raising to the bounds and filling."""
-    level = water_fill(bounds, weights, ceiling)
-    y = np.maximum(bounds, level)
-    return float((weights * (y - values)).sum()), y
+def water_fill(bounds: np.ndarray, weights: np.ndarray, ceiling: float) -> float:
+    """:func:`water_levels` of one row."""
+    return float(water_levels(bounds[None, :], weights, ceiling)[0])
+
+
+def fill_costs(values: np.ndarray, bounds: np.ndarray, weights: np.ndarray, ceiling: float
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: resource added (Σ wᵢ·(yᵢ − xᵢ)) and the values y after raising to the bounds and
+    filling."""
+    y = np.maximum(bounds, water_levels(bounds, weights, ceiling)[:, None])
+    return (weights * (y - values)).sum(axis=1), y
 
 
 # ---- 2. one county and level: the continuous plan ---------------------------------------------
@@ -174,12 +203,12 @@ def solve_level(students: np.ndarray, amounts: np.ndarray, thresholds: np.ndarra
     # or above that threshold lifts every unit below it anyway: exempting a unit there saves
     # nothing (its bound does not bind, so lowering it changes no optimum). Its cost is then a
     # constant, and its exemptions are worth zero.
-    for k in range(K):
-        if not separable[k] and candidates[k].any():
-            level = water_fill(full[:, k], w, ceiling)
-            if level >= full[candidates[k], k].max() * (1 - 1e-12):
-                separable[k] = True
-                saving[:, k] = 0.0
+    full_of = np.ascontiguousarray(full.T)      # a row per indicator
+    unsure = np.flatnonzero(~separable & candidates.any(axis=1))
+    for k, level in zip(unsure.tolist(), water_levels(full_of[unsure], w, ceiling).tolist()):
+        if level >= full[candidates[k], k].max() * (1 - 1e-12):
+            separable[k] = True
+            saving[:, k] = 0.0
 
     # the per-unit choices below read single values: Python lists read them several times faster
     saving_of = saving.tolist()
@@ -221,33 +250,20 @@ def solve_level(students: np.ndarray, amounts: np.ndarray, thresholds: np.ndarra
 
     exempt = np.zeros_like(below)
     exempt[[i for i, c in enumerate(choice) for _ in c], [k for c in choice for k in c]] = True
-    bounds_all = np.where(exempt, relaxed, full)
-    values = np.empty_like(x)
-    filled = np.zeros_like(below)
+    bounds = np.ascontiguousarray(np.where(exempt, relaxed, full).T)   # a row per indicator
+    x_of = np.ascontiguousarray(x.T)
+    values = bounds.copy()
+    fill = np.flatnonzero(~no_fill)
+    added = (w * (values - x_of)).sum(axis=1)
+    added[fill], values[fill] = fill_costs(x_of[fill], bounds[fill], w, ceiling)
+    filled = (values > bounds * (1 + 1e-12)).T
     cost = 0.0
     for k in range(K):
-        bounds = bounds_all[:, k]
-        if no_fill[k]:
-            y = bounds
-            added = float((w * (y - x[:, k])).sum())
-        else:
-            added, y = fill_cost(x[:, k], bounds, w, ceiling)
-        values[:, k] = y
-        filled[:, k] = y > bounds * (1 + 1e-12)
-        cost += prices[k] * added
+        cost += prices[k] * float(added[k])
+    values = values.T
     if not proven:
         gap = max(0.0, -below_cost / cost) if cost > 0 else 0.0
     return LevelPlan(values, cost, proven, filled, gap)
-
-
-def _set_bits(mask: int) -> list[int]:
-    """The positions of a mask's set bits, lowest first."""
-    out = []
-    while mask:
-        low = mask & -mask
-        out.append(low.bit_length() - 1)
-        mask ^= low
-    return out
 
 
 def _one_miss_options(below, separable, saving, choice, open_units, open_options) -> None:
@@ -284,85 +300,130 @@ def _search(choice, open_units, open_options, binding, separable, saving, x, ful
     at most be (a lower bound: every candidate relaxed on every binding indicator at once, each
     unit saving its most on the separable ones), None when proven.
     """
-    fixed_masks = dict.fromkeys(binding, 0)
+    m, n, nb = len(open_units), len(w), len(binding)
+    opened = np.array(open_units)
+    options = [open_options[i] for i in open_units]
+    width = max(len(o) for o in options)
+    # option t of open unit j: whether it relaxes each binding indicator, and what it saves on
+    # the separable ones (worked out once, not for every combination tried)
+    valid = np.zeros((m, width), dtype=bool)
+    relaxes = np.zeros((nb, m, width), dtype=bool)
+    saves = np.zeros((m, width))
+    indicators = np.full((m, width, max(len(o) for opts in options for o in opts)), -1)   # -1: none
+    slot = {k: b for b, k in enumerate(binding)}
+    for j, (i, opts) in enumerate(zip(open_units, options)):
+        for t, o in enumerate(opts):
+            valid[j, t] = True
+            indicators[j, t, :len(o)] = o
+            for k in o:
+                if separable[k]:
+                    saves[j, t] += saving[i, k]
+                else:
+                    relaxes[slot[k], j, t] = True
+    # units decided already relax their own indicators whatever the open ones choose
+    decided = np.zeros((nb, n), dtype=bool)
     for i, c in enumerate(choice):
         if c and i not in open_options:
             for k in c:
-                if k in fixed_masks:
-                    fixed_masks[k] |= 1 << i
-    memo: dict[tuple[int, int], float] = {}
-    x_of, full_of, relaxed_of = (np.ascontiguousarray(a.T) for a in (x, full, relaxed))  # a row per indicator
+                if k in slot:
+                    decided[slot[k], i] = True
+    x_of, full_of, relaxed_of = (np.ascontiguousarray(a.T[binding]) for a in (x, full, relaxed))
 
-    def binding_cost(k: int, mask: int) -> float:
-        key = (k, mask)
-        if key not in memo:
-            idx = _set_bits(mask)
-            bounds = full_of[k].copy()
-            bounds[idx] = relaxed_of[k][idx]
-            memo[key] = prices[k] * fill_cost(x_of[k], bounds, w, ceiling)[0]
-        return memo[key]
+    def bounds_for(b: int, relaxed_open: np.ndarray) -> np.ndarray:
+        """Binding indicator b's bounds, one row per row of ``relaxed_open`` ((r, m) bool)."""
+        lowered = np.repeat(decided[b][None, :], len(relaxed_open), axis=0)
+        lowered[:, opened] |= relaxed_open
+        return np.where(lowered, relaxed_of[b], full_of[b])
 
-    # each open unit's options, each with what it adds to the binding indicators' masks (by
-    # position in ``binding``) and saves on the separable ones: worked out once, not for every
-    # combination tried
-    slot = {k: j for j, k in enumerate(binding)}
-    entries = {i: [(o, [(slot[k], 1 << i) for k in o if not separable[k]],
-                    [saving[i, k] for k in o if separable[k]]) for o in open_options[i]] for i in open_units}
-    entry = {(i, e[0]): e for i in open_units for e in entries[i]}
-    fixed = [fixed_masks[k] for k in binding]
-
-    def cost_of(chosen) -> float:
-        """Cost up to a constant: the binding indicators in full, the separable ones by saving.
-        ``chosen``: one entry per open unit, in the order of ``open_units``."""
-        masks = fixed.copy()
+    def costs(picks: np.ndarray) -> np.ndarray:
+        """Cost up to a constant of each row of option indices (one per open unit): the binding
+        indicators in full, the separable ones by saving."""
+        rows = np.arange(m)
+        if len(picks) == 1:      # one choice: its binding indicators filled in one batch
+            bounds = np.vstack([bounds_for(b, relaxes[b][rows, picks]) for b in range(nb)])
+            added = fill_costs(x_of, bounds, w, ceiling)[0]
+            parts = [added[b:b + 1] for b in range(nb)]
+        else:                    # many (m ≤ 8): each distinct set of relaxed units filled once
+            parts = []
+            for b in range(nb):
+                relaxed_open = relaxes[b][rows, picks]
+                _, first, which = np.unique(relaxed_open @ (1 << rows), return_index=True, return_inverse=True)
+                bounds = bounds_for(b, relaxed_open[first])
+                parts.append(fill_costs(np.broadcast_to(x_of[b], bounds.shape), bounds, w, ceiling)[0][which])
+        total = 0.0
+        for b, added in enumerate(parts):
+            total = total + prices[binding[b]] * added
         saved = 0.0
-        for _, adds, savings in chosen:
-            for j, bit in adds:
-                masks[j] |= bit
-            for s in savings:
-                saved += s
-        return sum(binding_cost(k, m) for k, m in zip(binding, masks)) - saved
+        for j in range(m):
+            saved = saved + saves[j][picks[:, j]]
+        return total - saved
 
-    def cost(picks: dict[int, tuple[int, ...]]) -> float:
-        return cost_of([entry[(i, picks[i])] for i in open_units])
+    somewhere = (relaxes & valid[None]).any(axis=2)           # (nb, m): j can relax b
+    everything = np.vstack([bounds_for(b, somewhere[b][None, :]) for b in range(nb)])
+    relaxed_cost = fill_costs(x_of, everything, w, ceiling)[0]
+    lower = (sum(float(prices[k] * relaxed_cost[b]) for b, k in enumerate(binding))
+             - sum(np.where(valid, saves, -np.inf).max(axis=1).tolist()))
+    start = np.array([options[j].index(choice[i]) for j, i in enumerate(open_units)])
+    counts = [len(o) for o in options]
+    combos = math.prod(counts)
+    if m <= EXHAUSTIVE_UNITS or combos <= EXHAUSTIVE_COMBINATIONS:
+        # every combination, in itertools.product's order; the first clearly cheaper than the
+        # best so far replaces it (as a loop over them would), starting from the greedy choice
+        every = np.indices(counts).reshape(m, -1).T
+        cost_of = costs(every)
+        best = None
+        best_cost = float(cost_of[np.ravel_multi_index(start, counts)])
+        after = 0
+        while True:
+            cheaper = np.flatnonzero(cost_of[after:] < best_cost - 1e-12 * max(1.0, abs(best_cost)))
+            if len(cheaper) == 0:
+                break
+            best = after + int(cheaper[0])
+            best_cost, after = float(cost_of[best]), best + 1
+        picks = start if best is None else every[best]
+        return _chosen(choice, open_units, options, picks), True, None
 
-    all_relaxed = {k: fixed_masks[k] | sum(1 << i for i in open_units if any(k in o for o in open_options[i]))
-                   for k in binding}
-    lower = (sum(binding_cost(k, all_relaxed[k]) for k in binding)
-             - sum(max(sum(saving[i, k] for k in o if separable[k]) for o in open_options[i]) for i in open_units))
-    picks = {i: choice[i] for i in open_units}
-    combos = math.prod(len(open_options[i]) for i in open_units)
-    if len(open_units) <= EXHAUSTIVE_UNITS or combos <= EXHAUSTIVE_COMBINATIONS:
-        best, best_cost = picks, cost(picks)
-        for pick in itertools.product(*(entries[i] for i in open_units)):
-            c = cost_of(pick)
-            if c < best_cost - 1e-12 * max(1.0, abs(best_cost)):
-                best, best_cost = {i: e[0] for i, e in zip(open_units, pick)}, c
-        return [best.get(i, c) for i, c in enumerate(choice)], True, None
+    def levels_and_cost(picks: np.ndarray) -> tuple[np.ndarray, float]:
+        """One choice's water levels and its cost (as costs() gives it), in one batch."""
+        lowered = decided.copy()
+        lowered[:, opened] |= relaxes[:, np.arange(m), picks]
+        bounds = np.where(lowered, relaxed_of, full_of)
+        levels = water_levels(bounds, w, ceiling)
+        added = (w * (np.maximum(bounds, levels[:, None]) - x_of)).sum(axis=1)
+        total = 0.0
+        for b, k in enumerate(binding):
+            total = total + prices[k] * added[b]
+        return levels, float(total - sum(saves[np.arange(m), picks].tolist()))
 
-    best, best_cost = dict(picks), cost(picks)
+    picks = start
+    levels, best_cost = levels_and_cost(picks)
+    best = picks
+    cheap = prices[binding] * w[:, None]
     for _ in range(SETTLE_ROUNDS):
-        levels = {}
-        for k in binding:
-            mask = fixed_masks[k] | sum(1 << i for i, o in picks.items() if k in o)
-            idx = _set_bits(mask)
-            bounds = full[:, k].copy()
-            bounds[idx] = relaxed[idx, k]
-            levels[k] = water_fill(bounds, w, ceiling)
         value = saving.copy()     # what exempting (i, k) saves with the water levels held
-        for k in binding:
-            value[:, k] = prices[k] * w * (np.maximum(full[:, k], levels[k]) - np.maximum(relaxed[:, k], levels[k]))
-        value_of = value.tolist()
-        new = {i: max(open_options[i], key=lambda o: sum(value_of[i][k] for k in o)) for i in open_units}
-        if new == picks:
+        value[:, binding] = cheap * (np.maximum(full[:, binding], levels) - np.maximum(relaxed[:, binding], levels))
+        worth = 0.0
+        for p in range(indicators.shape[2]):
+            k = indicators[:, :, p]
+            worth = worth + np.where(k >= 0, value[opened[:, None], np.maximum(k, 0)], 0.0)
+        new = np.where(valid, worth, -np.inf).argmax(axis=1)   # the first best, as max() takes
+        if np.array_equal(new, picks):
             break
         picks = new
-        c = cost(picks)
+        levels, c = levels_and_cost(picks)
         if c < best_cost:
-            best, best_cost = dict(picks), c
-    # cost() leaves out a constant (the same for every choice), so the bound travels as the
+            best, best_cost = picks, c
+    # costs() leaves out a constant (the same for every choice), so the bound travels as the
     # distance below the chosen cost
-    return [best.get(i, c) for i, c in enumerate(choice)], False, lower - best_cost
+    return _chosen(choice, open_units, options, best), False, lower - best_cost
+
+
+def _chosen(choice, open_units, options, picks) -> list[tuple[int, ...]]:
+    """The choice with each open unit's pick (an index into its options) in place."""
+    out = list(choice)
+    for j, i in enumerate(open_units):
+        out[i] = options[j][int(picks[j])]
+    return out
 
 
 # ---- 3. one county: whole teachers and rooms, shared facilities, recheck --------------------------
@@ -412,10 +473,8 @@ def _check(units: CountyUnits, amounts: np.ndarray) -> list[tuple[str, int]]:
         floor_ok = x[rows] >= units.floor_share * thr * (1 - units.tolerance)
         if not ((met.sum(axis=1) >= K - units.allowed_misses) & floor_ok.all(axis=1)).all():
             raise AssertionError("the plan left a unit below the school rule")
-        for k in range(K):
-            cv = weighted_cv(x[rows, k], units.students[rows].astype(float))
-            if not (cv <= units.ceilings[level] * (1 + units.tolerance)):
-                broken.append((str(level), k))
+        cvs = weighted_cvs(np.ascontiguousarray(x[rows].T), units.students[rows].astype(float))
+        broken += [(str(level), k) for k in np.flatnonzero(~(cvs <= units.ceilings[level] * (1 + units.tolerance)))]
     return broken
 
 
@@ -459,7 +518,7 @@ def plan_county(units: CountyUnits) -> CountyPlan:
         for level, k in broken:          # fill again from the values rounding and sharing left
             rows = units.level == level
             x_now = amounts[rows, k] / w[rows]
-            _, y = fill_cost(x_now, x_now, w[rows], units.ceilings[level])
+            y = fill_costs(x_now[None, :], x_now[None, :], w[rows], units.ceilings[level])[1][0]
             raise_rows = np.flatnonzero(rows)[y > x_now * (1 + 1e-12)]
             target[rows, k] = np.maximum(target[rows, k], y)
             reason[raise_rows, k] = "cv"
