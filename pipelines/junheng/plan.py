@@ -458,7 +458,7 @@ class CountyPlan:
     gap_bound: float = 0.0       # continuous cost at most this share above the cheapest (0 when proven)
 
 
-def _round_up(amount: np.ndarray, step: float) -> np.ndarray:
+def _round_up(amount: np.ndarray, step: float | np.ndarray) -> np.ndarray:
     return np.ceil(np.maximum(amount, 0) / step - 1e-9) * step
 
 
@@ -499,18 +499,13 @@ def plan_county(units: CountyUnits) -> CountyPlan:
     schools, school_index = np.unique(units.school_id, return_inverse=True)
     for _ in range(REPAIR_ROUNDS):
         wanted = np.maximum(target * w[:, None] - units.amounts, 0)
-        received = np.zeros_like(wanted)
-        school_add = np.zeros_like(wanted)
-        for k in range(K):
-            if units.facility[k]:
-                per_school = np.zeros(len(schools))
-                np.maximum.at(per_school, school_index, wanted[:, k] / units.share)
-                per_school = _round_up(per_school, units.steps[k])
-                school_add[:, k] = per_school[school_index]
-                received[:, k] = school_add[:, k] * units.share
-            else:
-                received[:, k] = _round_up(wanted[:, k], units.steps[k])
-                school_add[:, k] = received[:, k]
+        # teachers round up per section; a facility at the school, for the section that needs most
+        per_school = np.zeros((len(schools), K))
+        np.maximum.at(per_school, school_index, wanted / units.share[:, None])
+        shared = _round_up(per_school, units.steps)[school_index]
+        own = _round_up(wanted, units.steps)
+        school_add = np.where(units.facility, shared, own)
+        received = np.where(units.facility, shared * units.share[:, None], own)
         amounts = units.amounts + received
         broken = _check(units, amounts)
         if not broken:
