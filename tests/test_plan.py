@@ -16,7 +16,7 @@ from scipy.optimize import minimize
 from conftest import build_folder, one, school
 from junheng import steps, warehouse
 from junheng.contract import RESOURCES
-from junheng.plan import K, solve_level, water_fill, weighted_cv
+from junheng.plan import K, fill_costs, solve_level, water_levels, weighted_cvs
 
 SAMPLE_CSV = Path(__file__).resolve().parents[1] / "data" / "sample" / "csv"
 
@@ -101,14 +101,35 @@ def test_water_fill_raises_the_lowest_to_one_level_and_stops_at_the_ceiling():
     students = np.array([45, 37, 89, 76, 55], dtype=float)
     books = np.array([279, 137, 935, 160, 402], dtype=float)
     x = books / students                     # the spec's example: CV 0.515257
-    assert weighted_cv(x, students) == pytest.approx(0.515257, abs=1e-6)
-    level = water_fill(x, students, 0.40)
+    assert weighted_cvs(x[None, :], students)[0] == pytest.approx(0.515257, abs=1e-6)
+    level = water_levels(x[None, :], students, 0.40)[0]
     y = np.maximum(x, level)
-    assert weighted_cv(y, students) == pytest.approx(0.40, rel=1e-9)
+    assert weighted_cvs(y[None, :], students)[0] == pytest.approx(0.40, rel=1e-9)
     raised = y > x
     assert raised.any() and np.allclose(y[raised], level)
     assert (x[~raised] >= level).all()
-    assert water_fill(x, students, 0.60) == -math.inf      # already under the ceiling: nothing to add
+    assert water_levels(x[None, :], students, 0.60)[0] == -math.inf      # already under the ceiling
+
+
+def test_a_batch_of_fills_gives_each_row_what_it_gives_alone():
+    """The plan fills many rows in one call; its results are the same bits as one row at a time."""
+    rng = np.random.default_rng(11)
+    students = rng.integers(20, 900, 30).astype(float)
+    values = rng.lognormal(0.0, rng.uniform(0.1, 1.2, (60, 1)), (60, 30))
+    bounds = np.maximum(values, rng.uniform(0.5, 1.5, (60, 1)))
+    added, y = fill_costs(values, bounds, students, 0.45)
+    levels = water_levels(bounds, students, 0.45)
+    assert np.isfinite(levels).sum() >= 10 and np.isinf(levels).sum() >= 10   # rows both ways
+    for r in range(len(values)):
+        one_added, one_y = fill_costs(values[r:r + 1], bounds[r:r + 1], students, 0.45)
+        assert one_added[0] == added[r] and np.array_equal(one_y[0], y[r])
+        assert water_levels(bounds[r:r + 1], students, 0.45)[0] == levels[r]
+    assert np.array_equal(weighted_cvs(values, students),
+                          [weighted_cvs(values[r:r + 1], students)[0] for r in range(len(values))])
+    # and every filled row is at the ceiling
+    cvs = weighted_cvs(y, students)
+    assert np.allclose(cvs[np.isfinite(levels)], 0.45, rtol=1e-9)
+    assert (cvs[np.isinf(levels)] <= 0.45 * (1 + 1e-12)).all()
 
 
 def _slsqp_fill(x: np.ndarray, bounds: np.ndarray, w: np.ndarray, ceiling: float) -> float:

@@ -71,11 +71,6 @@ def weighted_cvs(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
         return np.where(mean == 0, np.nan, spread / np.where(mean == 0, 1.0, mean))
 
 
-def weighted_cv(values: np.ndarray, weights: np.ndarray) -> float:
-    """:func:`weighted_cvs` of one row."""
-    return float(weighted_cvs(values[None, :], weights)[0])
-
-
 def water_levels(bounds: np.ndarray, weights: np.ndarray, ceiling: float) -> np.ndarray:
     """For each row of ``bounds``, the least common level L such that max(bounds, L) has a
     weighted CV ≤ ceiling; -inf where the bounds already pass.
@@ -145,11 +140,6 @@ def _bisect(lo: float, hi: float, wa: float, t1: float, t2: float, W: float, k2:
         mid = (lo + hi) / 2
         lo, hi = (lo, mid) if h_at(mid) <= 0 else (mid, hi)
     return hi
-
-
-def water_fill(bounds: np.ndarray, weights: np.ndarray, ceiling: float) -> float:
-    """:func:`water_levels` of one row."""
-    return float(water_levels(bounds[None, :], weights, ceiling)[0])
 
 
 def fill_costs(values: np.ndarray, bounds: np.ndarray, weights: np.ndarray, ceiling: float
