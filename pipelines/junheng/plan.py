@@ -271,12 +271,15 @@ def _one_miss_options(below, separable, saving, choice, open_units, open_options
     take_sep = has_sep & (sep_value >= coupled_value.max(axis=1))
     chosen = np.where(take_sep, sep_best, coupled_best)
     n_kept = has_sep.astype(int) + coupled.sum(axis=1)
-    for i in np.flatnonzero(below.any(axis=1)).tolist():
-        choice[i] = (int(chosen[i]),)
-    for i in np.flatnonzero(n_kept > 1).tolist():
+    short = np.flatnonzero(below.any(axis=1))
+    for i, k in zip(short.tolist(), chosen[short].tolist()):
+        choice[i] = (k,)
+    # (Python lists: reading numpy values one at a time costs more than the work here)
+    opened = np.flatnonzero(n_kept > 1)
+    for i, sep_k, has, ks in zip(opened.tolist(), sep_best[opened].tolist(), has_sep[opened].tolist(),
+                                 coupled[opened].tolist()):
         open_units.append(i)
-        open_options[i] = ([(int(sep_best[i]),)] if has_sep[i] else []) + [
-            (int(k),) for k in np.flatnonzero(coupled[i]).tolist()]
+        open_options[i] = ([(sep_k,)] if has else []) + [(k,) for k, c in enumerate(ks) if c]
 
 
 def _search(choice, open_units, open_options, binding, separable, saving, x, full, relaxed, w, ceiling, prices):
@@ -423,7 +426,7 @@ def _chosen(choice, open_units, options, picks) -> list[tuple[int, ...]]:
 class CountyUnits:
     """The units of one county, as arrays (row i is one unit)."""
 
-    school_id: np.ndarray        # physical school (a merged teaching point's parent)
+    school: np.ndarray           # physical school (a merged teaching point's parent), as a number
     level: np.ndarray            # 'primary' | 'junior'
     students: np.ndarray
     share: np.ndarray            # share of its school's facilities (1 for a one-level school)
@@ -456,7 +459,7 @@ def _check(units: CountyUnits, amounts: np.ndarray) -> list[tuple[str, int]]:
     """The (level, indicator) CVs over their ceiling, after checking the school rule holds."""
     broken = []
     x = amounts / units.students[:, None]
-    for level in np.unique(units.level):
+    for level in sorted(set(units.level.tolist())):
         rows = units.level == level
         thr = units.thresholds[level]
         met = x[rows] >= thr * (1 - units.tolerance)
@@ -474,7 +477,7 @@ def plan_county(units: CountyUnits) -> CountyPlan:
     target = units.amounts / w[:, None]      # per-student values the plan aims at
     reason = np.full((n, K), "", dtype=object)
     cost, proven, above_cheapest = 0.0, True, 0.0
-    for level in np.unique(units.level):
+    for level in sorted(set(units.level.tolist())):
         rows = np.flatnonzero(units.level == level)
         lp = solve_level(units.students[rows], units.amounts[rows], units.thresholds[level],
                          floor_share=units.floor_share, allowed_misses=units.allowed_misses,
@@ -486,7 +489,7 @@ def plan_county(units: CountyUnits) -> CountyPlan:
         above_cheapest += lp.gap_bound * lp.cost
     gap = above_cheapest / cost if cost > 0 else 0.0
 
-    schools, school_index = np.unique(units.school_id, return_inverse=True)
+    schools, school_index = np.unique(units.school, return_inverse=True)
     for _ in range(REPAIR_ROUNDS):
         wanted = np.maximum(target * w[:, None] - units.amounts, 0)
         # teachers round up per section; a facility at the school, for the section that needs most
@@ -570,7 +573,7 @@ def _plan_slice(bounds: tuple[int, int]) -> dict[str, np.ndarray]:
     j = _JOB
     p = j["settings"][j["province"][a]]
     units = CountyUnits(
-        school_id=j["school"][a:b], level=j["level"][a:b], students=j["students"][a:b], share=j["share"][a:b],
+        school=j["school"][a:b], level=j["level"][a:b], students=j["students"][a:b], share=j["share"][a:b],
         amounts=j["amounts"][a:b], thresholds=p["thresholds"], ceilings=p["ceilings"], floor_share=p["floor_share"],
         allowed_misses=p["allowed_misses"], tolerance=p["tolerance"], prices=p["prices"], steps=p["steps"],
         facility=j["facility"])
@@ -578,7 +581,7 @@ def _plan_slice(bounds: tuple[int, int]) -> dict[str, np.ndarray]:
     ii, kk = np.nonzero(result.received > 0)
     received = result.received[ii, kk]
     # a facility added to a school is paid once: each of its sections carries its part
-    _, school_of = np.unique(units.school_id[ii], return_inverse=True)
+    _, school_of = np.unique(units.school[ii], return_inverse=True)
     key = school_of * K + kk
     total = np.bincount(key, weights=received)[key]
     paid = np.where(j["facility"][kk], result.school_add[ii, kk] * received / total, received)
@@ -627,7 +630,8 @@ def unit_plan(con: duckdb.DuckDBPyConnection, year: int) -> pl.DataFrame:
     facility = np.array([r.facility for r in RESOURCES])
     county = frame["county_code"].to_numpy()
     province = frame["province_code"].to_numpy()
-    school = frame["school_id"].to_numpy()
+    school_id = frame["school_id"].to_numpy()
+    school = frame["school_id"].rank("dense").to_numpy()   # the same schools, as numbers: cheaper to group
     level = frame["level"].to_numpy()
     students = frame["students"].to_numpy()
     share = frame["facility_share"].to_numpy().astype(float)
@@ -637,8 +641,8 @@ def unit_plan(con: duckdb.DuckDBPyConnection, year: int) -> pl.DataFrame:
                 # a unit without a value: the county is not plannable (county_plan says so)
                 if not np.isnan(amounts[a:b]).any()]
     global _JOB
-    _JOB = {"school": school, "level": level, "students": students, "share": share, "amounts": amounts,
-            "province": province, "settings": settings, "facility": facility}
+    _JOB = {"school_id": school_id, "school": school, "level": level, "students": students, "share": share,
+            "amounts": amounts, "province": province, "settings": settings, "facility": facility}
     try:
         # counties whose inputs are as the last run left them keep that run's plan
         keys = plan_cache.county_keys(_JOB, counties)

@@ -57,7 +57,7 @@ def county_keys(job: dict, counties: list[tuple[int, int]]) -> list[str]:
     keys = []
     for a, b in counties:
         h = hashlib.blake2b(provinces[job["province"][a]])
-        h.update("\x1f".join(job["school"][a:b].tolist()).encode())
+        h.update("\x1f".join(job["school_id"][a:b].tolist()).encode())
         h.update("\x1f".join(job["level"][a:b].tolist()).encode())
         for name in ("students", "share", "amounts"):
             h.update(np.ascontiguousarray(job[name][a:b]).tobytes())
