@@ -146,7 +146,13 @@ def fill_costs(values: np.ndarray, bounds: np.ndarray, weights: np.ndarray, ceil
                ) -> tuple[np.ndarray, np.ndarray]:
     """Per row: resource added (Σ wᵢ·(yᵢ − xᵢ)) and the values y after raising to the bounds and
     filling."""
-    y = np.maximum(bounds, water_levels(bounds, weights, ceiling)[:, None])
+    return _raised(values, bounds, weights, water_levels(bounds, weights, ceiling))
+
+
+def _raised(values: np.ndarray, bounds: np.ndarray, weights: np.ndarray, levels: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, what raising to the bounds and to the row's water level adds, and the values."""
+    y = np.maximum(bounds, levels[:, None])
     return (weights * (y - values)).sum(axis=1), y
 
 
@@ -328,33 +334,39 @@ def _search(choice, open_units, open_options, binding, separable, saving, x, ful
         lowered[:, opened] |= relaxed_open
         return np.where(lowered, relaxed_of[b], full_of[b])
 
-    def costs(picks: np.ndarray) -> np.ndarray:
-        """Cost up to a constant of each row of option indices (one per open unit): the binding
-        indicators in full, the separable ones by saving."""
-        rows = np.arange(m)
-        if len(picks) == 1:      # one choice: its binding indicators filled in one batch
-            bounds = np.vstack([bounds_for(b, relaxes[b][rows, picks]) for b in range(nb)])
-            added = fill_costs(x_of, bounds, w, ceiling)[0]
-            parts = [added[b:b + 1] for b in range(nb)]
-        else:                    # many (m ≤ 8): each distinct set of relaxed units filled once
-            parts = []
-            for b in range(nb):
-                relaxed_open = relaxes[b][rows, picks]
-                _, first, which = np.unique(relaxed_open @ (1 << rows), return_index=True, return_inverse=True)
-                bounds = bounds_for(b, relaxed_open[first])
-                parts.append(fill_costs(np.broadcast_to(x_of[b], bounds.shape), bounds, w, ceiling)[0][which])
+    def priced(added) -> float | np.ndarray:
+        """The binding indicators' additions (one entry or row each) weighed by their prices,
+        summed in order."""
         total = 0.0
-        for b, added in enumerate(parts):
-            total = total + prices[binding[b]] * added
+        for k, part in zip(binding, added):
+            total = total + prices[k] * part
+        return total
+
+    def bounds_of(relaxed_open: np.ndarray) -> np.ndarray:
+        """Every binding indicator's bounds ((nb, n)) with the open units ``relaxed_open``
+        ((nb, m) bool) relaxed."""
+        lowered = decided.copy()
+        lowered[:, opened] |= relaxed_open
+        return np.where(lowered, relaxed_of, full_of)
+
+    def costs(picks: np.ndarray) -> np.ndarray:
+        """Cost up to a constant of each row of option indices (one per open unit; m ≤ 8): the
+        binding indicators in full, the separable ones by saving. Each distinct set of relaxed
+        units of an indicator is filled once."""
+        rows = np.arange(m)
+        added = []
+        for b in range(nb):
+            relaxed_open = relaxes[b][rows, picks]
+            _, first, which = np.unique(relaxed_open @ (1 << rows), return_index=True, return_inverse=True)
+            bounds = bounds_for(b, relaxed_open[first])
+            added.append(fill_costs(np.broadcast_to(x_of[b], bounds.shape), bounds, w, ceiling)[0][which])
         saved = 0.0
         for j in range(m):
             saved = saved + saves[j][picks[:, j]]
-        return total - saved
+        return priced(added) - saved
 
     somewhere = (relaxes & valid[None]).any(axis=2)           # (nb, m): j can relax b
-    everything = np.vstack([bounds_for(b, somewhere[b][None, :]) for b in range(nb)])
-    relaxed_cost = fill_costs(x_of, everything, w, ceiling)[0]
-    lower = (sum(float(prices[k] * relaxed_cost[b]) for b, k in enumerate(binding))
+    lower = (float(priced(fill_costs(x_of, bounds_of(somewhere), w, ceiling)[0]))
              - sum(np.where(valid, saves, -np.inf).max(axis=1).tolist()))
     start = np.array([options[j].index(choice[i]) for j, i in enumerate(open_units)])
     counts = [len(o) for o in options]
@@ -377,16 +389,11 @@ def _search(choice, open_units, open_options, binding, separable, saving, x, ful
         return _chosen(choice, open_units, options, picks), True, None
 
     def levels_and_cost(picks: np.ndarray) -> tuple[np.ndarray, float]:
-        """One choice's water levels and its cost (as costs() gives it), in one batch."""
-        lowered = decided.copy()
-        lowered[:, opened] |= relaxes[:, np.arange(m), picks]
-        bounds = np.where(lowered, relaxed_of, full_of)
+        """One choice's water levels and its cost (as costs() weighs it), in one batch."""
+        bounds = bounds_of(relaxes[:, np.arange(m), picks])
         levels = water_levels(bounds, w, ceiling)
-        added = (w * (np.maximum(bounds, levels[:, None]) - x_of)).sum(axis=1)
-        total = 0.0
-        for b, k in enumerate(binding):
-            total = total + prices[k] * added[b]
-        return levels, float(total - sum(saves[np.arange(m), picks].tolist()))
+        added = _raised(x_of, bounds, w, levels)[0]
+        return levels, float(priced(added) - sum(saves[np.arange(m), picks].tolist()))
 
     picks = start
     levels, best_cost = levels_and_cost(picks)
@@ -406,7 +413,7 @@ def _search(choice, open_units, open_options, binding, separable, saving, x, ful
         levels, c = levels_and_cost(picks)
         if c < best_cost:
             best, best_cost = picks, c
-    # costs() leaves out a constant (the same for every choice), so the bound travels as the
+    # costs leave out a constant (the same for every choice), so the bound travels as the
     # distance below the chosen cost
     return _chosen(choice, open_units, options, best), False, lower - best_cost
 
