@@ -41,6 +41,26 @@ def test_models_read_only_what_comes_before_them():
         seen.add(m.name)
 
 
+def test_the_key_check_counts_each_repeated_key_once():
+    """The blocking keys_unique check: a key that occurs twice or three times counts once, a
+    key left null is a key like any other, and another year's rows do not count."""
+    import duckdb
+
+    from junheng.assets import _duplicates
+
+    con = duckdb.connect()
+    con.sql("create table t (year int, school_id varchar, level varchar)")
+    con.sql("insert into t values (2024, 'a', 'primary'), (2024, 'a', 'junior'), (2024, 'b', 'primary'),"
+            " (2023, 'a', 'primary')")
+    assert _duplicates(con, "t", ("year", "school_id", "level"), 2024) == 0
+    assert _duplicates(con, "t", ("year", "school_id", "level")) == 0
+    con.sql("insert into t values (2024, 'a', 'primary'), (2024, 'b', 'primary'), (2024, 'b', 'primary'),"
+            " (2024, null, 'junior'), (2024, null, 'junior'), (2023, 'c', 'junior'), (2023, 'c', 'junior')")
+    assert _duplicates(con, "t", ("year", "school_id", "level"), 2024) == 3
+    assert _duplicates(con, "t", ("year", "school_id", "level"), 2023) == 1
+    assert _duplicates(con, "t", ("school_id",), 2024) == 3
+
+
 def test_published_models_are_the_contract_tables():
     assert {m.name for m in PUBLISHED_MODELS} == set(PUBLISHED)
 

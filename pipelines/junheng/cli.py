@@ -135,24 +135,27 @@ def run_pipeline(input_dir: Path, output_dir: Path, warehouse: Path, policy_dir:
     ``run_summary.json`` are written either way."""
     import json
 
-    from dagster import AssetKey, materialize
-
     from junheng import report, validation_process
-    from junheng.assets import ALL_ASSETS, INGEST_ASSETS, PUBLISH_ASSETS, YEAR_ASSETS
-    from junheng.resources import JunhengSettings, WarehouseResource
-    from junheng.steps import staged_years
     from junheng.warehouse import exclusive_run, locked_connection
 
-    quiet = {"loggers": {"console": {"config": {"log_level": log_level}}}}
-    resources = {
-        "warehouse_db": WarehouseResource(database=str(warehouse)),
-        "settings": JunhengSettings(input_dir=str(input_dir), output_dir=str(output_dir), policy_dir=str(policy_dir),
-                                    include_subfolders=include_subfolders,
-                                    include_hidden_sheets=include_hidden_sheets),
-    }
     started = time.time()
     results: list = []
+    # the validation worker starts first: its import of Great Expectations goes on while this
+    # process imports Dagster, which the first step would otherwise wait for
     with exclusive_run(warehouse), validation_process.kept():
+        from dagster import AssetKey, materialize
+
+        from junheng.assets import ALL_ASSETS, INGEST_ASSETS, PUBLISH_ASSETS, YEAR_ASSETS
+        from junheng.resources import JunhengSettings, WarehouseResource
+        from junheng.steps import staged_years
+
+        quiet = {"loggers": {"console": {"config": {"log_level": log_level}}}}
+        resources = {
+            "warehouse_db": WarehouseResource(database=str(warehouse)),
+            "settings": JunhengSettings(input_dir=str(input_dir), output_dir=str(output_dir),
+                                        policy_dir=str(policy_dir), include_subfolders=include_subfolders,
+                                        include_hidden_sheets=include_hidden_sheets),
+        }
         if instance is None:
             instance = _dagster_instance()
         shutil.rmtree(output_dir / "validation", ignore_errors=True)  # this run's reports only

@@ -88,7 +88,7 @@ def water_levels(bounds: np.ndarray, weights: np.ndarray, ceiling: float) -> np.
     # result is the same either way.
     m2 = ((bounds * bounds) @ weights) * float(weights.sum())
     m1 = k2 * (bounds @ weights) ** 2
-    todo = np.flatnonzero(~(m2 - m1 <= -1e-9 * m2))
+    todo = (~(m2 - m1 <= -1e-9 * m2)).nonzero()[0]
     if len(todo) == 0:
         return levels
     order = np.argsort(bounds[todo], axis=1, kind="stable")
@@ -102,7 +102,7 @@ def water_levels(bounds: np.ndarray, weights: np.ndarray, ceiling: float) -> np.
     s1 = np.cumsum(wb[:, ::-1], axis=1)[:, ::-1]
     s2 = np.cumsum(wb2[:, ::-1], axis=1)[:, ::-1]
     h = (w_raised * b * b + s2) * W - k2 * (w_raised * b + s1) ** 2
-    rising = np.flatnonzero(h[:, 0] > 0)
+    rising = (h[:, 0] > 0).nonzero()[0]
     if len(rising) == 0:
         return levels
     todo, h, b, W = todo[rising], h[rising], b[rising], W[rising, 0]
@@ -126,7 +126,7 @@ def water_levels(bounds: np.ndarray, weights: np.ndarray, ceiling: float) -> np.
     root = np.where(in1 & in2, np.minimum(root1, root2), np.where(in1, root1, root2))
     found = in1 | in2
     levels[todo[found]] = np.minimum(np.maximum(root[found], lo[found]), hi[found])
-    for r in np.flatnonzero(~found).tolist():   # a numerically awkward segment: bisection
+    for r in (~found).nonzero()[0].tolist():   # a numerically awkward segment: bisection
         levels[todo[r]] = _bisect(float(lo[r]), float(hi[r]), float(wa[r]), float(t1[r]), float(t2[r]),
                                   float(W[r]), k2)
     return levels
@@ -200,7 +200,7 @@ def solve_level(students: np.ndarray, amounts: np.ndarray, thresholds: np.ndarra
     # nothing (its bound does not bind, so lowering it changes no optimum). Its cost is then a
     # constant, and its exemptions are worth zero.
     full_of = np.ascontiguousarray(full.T)      # a row per indicator
-    unsure = np.flatnonzero(~separable & candidates.any(axis=1))
+    unsure = (~separable & candidates.any(axis=1)).nonzero()[0]
     for k, level in zip(unsure.tolist(), water_levels(full_of[unsure], w, ceiling).tolist()):
         if level >= full[candidates[k], k].max() * (1 - 1e-12):
             separable[k] = True
@@ -226,7 +226,7 @@ def solve_level(students: np.ndarray, amounts: np.ndarray, thresholds: np.ndarra
         _one_miss_options(below, separable, saving, choice, open_units, open_options)
     else:
         below_of = below.tolist()
-        for i in np.flatnonzero(short).tolist():
+        for i in short.nonzero()[0].tolist():
             ks = tuple(k for k, b in enumerate(below_of[i]) if b)
             options[i] = list(itertools.combinations(ks, min(allowed_misses, len(ks))))
     for i, opts in options.items():
@@ -249,7 +249,7 @@ def solve_level(students: np.ndarray, amounts: np.ndarray, thresholds: np.ndarra
     bounds = np.ascontiguousarray(np.where(exempt, relaxed, full).T)   # a row per indicator
     x_of = np.ascontiguousarray(x.T)
     values = bounds.copy()
-    fill = np.flatnonzero(~no_fill)
+    fill = (~no_fill).nonzero()[0]
     added = (w * (values - x_of)).sum(axis=1)
     added[fill], values[fill] = fill_costs(x_of[fill], bounds[fill], w, ceiling)
     filled = (values > bounds * (1 + 1e-12)).T
@@ -277,11 +277,11 @@ def _one_miss_options(below, separable, saving, choice, open_units, open_options
     take_sep = has_sep & (sep_value >= coupled_value.max(axis=1))
     chosen = np.where(take_sep, sep_best, coupled_best)
     n_kept = has_sep.astype(int) + coupled.sum(axis=1)
-    short = np.flatnonzero(below.any(axis=1))
+    short = below.any(axis=1).nonzero()[0]
     for i, k in zip(short.tolist(), chosen[short].tolist()):
         choice[i] = (k,)
     # (Python lists: reading numpy values one at a time costs more than the work here)
-    opened = np.flatnonzero(n_kept > 1)
+    opened = (n_kept > 1).nonzero()[0]
     for i, sep_k, has, ks in zip(opened.tolist(), sep_best[opened].tolist(), has_sep[opened].tolist(),
                                  coupled[opened].tolist()):
         open_units.append(i)
@@ -380,7 +380,7 @@ def _search(choice, open_units, open_options, binding, separable, saving, x, ful
         best_cost = float(cost_of[np.ravel_multi_index(start, counts)])
         after = 0
         while True:
-            cheaper = np.flatnonzero(cost_of[after:] < best_cost - 1e-12 * max(1.0, abs(best_cost)))
+            cheaper = (cost_of[after:] < best_cost - 1e-12 * max(1.0, abs(best_cost))).nonzero()[0]
             if len(cheaper) == 0:
                 break
             best = after + int(cheaper[0])
@@ -474,7 +474,7 @@ def _check(units: CountyUnits, amounts: np.ndarray) -> list[tuple[str, int]]:
         if not ((met.sum(axis=1) >= K - units.allowed_misses) & floor_ok.all(axis=1)).all():
             raise AssertionError("the plan left a unit below the school rule")
         cvs = weighted_cvs(np.ascontiguousarray(x[rows].T), units.students[rows].astype(float))
-        broken += [(str(level), k) for k in np.flatnonzero(~(cvs <= units.ceilings[level] * (1 + units.tolerance)))]
+        broken += [(str(level), k) for k in (~(cvs <= units.ceilings[level] * (1 + units.tolerance))).nonzero()[0]]
     return broken
 
 
@@ -485,7 +485,7 @@ def plan_county(units: CountyUnits) -> CountyPlan:
     reason = np.full((n, K), "", dtype=object)
     cost, proven, above_cheapest = 0.0, True, 0.0
     for level in sorted(set(units.level.tolist())):
-        rows = np.flatnonzero(units.level == level)
+        rows = (units.level == level).nonzero()[0]
         lp = solve_level(units.students[rows], units.amounts[rows], units.thresholds[level],
                          floor_share=units.floor_share, allowed_misses=units.allowed_misses,
                          ceiling=units.ceilings[level], prices=units.prices, tolerance=units.tolerance)
@@ -514,16 +514,16 @@ def plan_county(units: CountyUnits) -> CountyPlan:
             rows = units.level == level
             x_now = amounts[rows, k] / w[rows]
             y = fill_costs(x_now[None, :], x_now[None, :], w[rows], units.ceilings[level])[1][0]
-            raise_rows = np.flatnonzero(rows)[y > x_now * (1 + 1e-12)]
+            raise_rows = rows.nonzero()[0][y > x_now * (1 + 1e-12)]
             target[rows, k] = np.maximum(target[rows, k], y)
             reason[raise_rows, k] = "cv"
     else:
         return CountyPlan(received, school_add, reason, proven, False, gap)
 
     # a section that receives part of an addition made for its sibling carries the sibling's reason
-    for k in np.flatnonzero(units.facility):
-        for i in np.flatnonzero((received[:, k] > 0) & (reason[:, k] == "")):
-            siblings = np.flatnonzero((school_index == school_index[i]) & (reason[:, k] != ""))
+    for k in units.facility.nonzero()[0]:
+        for i in ((received[:, k] > 0) & (reason[:, k] == "")).nonzero()[0]:
+            siblings = ((school_index == school_index[i]) & (reason[:, k] != "")).nonzero()[0]
             reason[i, k] = reason[siblings[0], k] if len(siblings) else "school_rule"
     return CountyPlan(received, school_add, reason, proven, True, gap)
 
@@ -643,7 +643,7 @@ def unit_plan(con: duckdb.DuckDBPyConnection, year: int) -> pl.DataFrame:
     students = frame["students"].to_numpy()
     share = frame["facility_share"].to_numpy().astype(float)
     amounts = frame.select(columns).to_numpy().astype(float)   # null → NaN
-    starts = np.concatenate(([0], np.flatnonzero(county[1:] != county[:-1]) + 1, [len(county)]))
+    starts = np.concatenate(([0], (county[1:] != county[:-1]).nonzero()[0] + 1, [len(county)]))
     counties = [(a, b) for a, b in zip(starts[:-1].tolist(), starts[1:].tolist())
                 # a unit without a value: the county is not plannable (county_plan says so)
                 if not np.isnan(amounts[a:b]).any()]

@@ -85,10 +85,12 @@ def for_step() -> Iterator[None]:
 @contextlib.contextmanager
 def kept() -> Iterator[None]:
     """One worker for every step run in this process meanwhile (``junheng run``'s runs: its
-    Great Expectations import is paid once), stopped at the end."""
+    Great Expectations import is paid once), started now, so that the import goes on while
+    the caller imports Dagster and sets up its runs, and stopped at the end."""
     global _kept
     _kept = True
     try:
+        start()
         yield
     finally:
         _kept = False
