@@ -33,6 +33,7 @@ import polars as pl
 from dashboards.pages import county_page, index_page, province_page
 import junheng.contract as contract_module
 from junheng.contract import CHECKPOINT_YEARS, INDICATORS
+from junheng.processes import leave_at_once_at_exit
 from junheng.publish import replaced_folder
 
 ASSETS = Path(__file__).parent / "assets"
@@ -200,7 +201,8 @@ def _write_site(out_dir: Path, pub: Published, dest: Path, pub_year: int, run_ti
     shares = _shares(dict(pending), min(os.cpu_count() or 1, MAX_WORKERS)
                      if sum(pending.values()) >= PARALLEL_FROM else 1) or [[]]
     shares[0] += sorted(set(province_of.values()) - set(pending))
-    with ProcessPoolExecutor(max(1, len(shares) - 1), mp_context=multiprocessing.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(max(1, len(shares) - 1), mp_context=multiprocessing.get_context("spawn"),
+                             initializer=leave_at_once_at_exit) as pool:
         others = [pool.submit(county_pages, out_dir, dest, share, earlier) for share in shares[1:]]
         _overview_pages(pub, dest, pub_year, run_time)
         # the inputs worked out above for every county serve its own share as they are

@@ -34,17 +34,17 @@ _worker: ProcessPoolExecutor | None = None
 
 def _worker_init(parent: int) -> None:
     """Ctrl-C is the pipeline's to handle (the worker is stopped with it, without a traceback),
-    and a pipeline that is killed takes its worker with it: nothing else would end it. At its
-    end the worker leaves at once: every report has been handed back and every result file
-    written by then, and its interpreter would otherwise free Great Expectations' and pandas'
-    objects one by one (half a second, which ``stop()`` waits for)."""
-    import atexit
+    and a pipeline that is killed takes its worker with it: nothing else would end it; at its
+    end it leaves at once (Great Expectations' and pandas' objects freed one by one took half a
+    second, which ``stop()`` waited for)."""
     import signal
     import threading
     import time
 
+    from junheng.processes import leave_at_once_at_exit
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    atexit.register(os._exit, 0)   # the first handler run at exit, so the others are skipped
+    leave_at_once_at_exit()
 
     def watch() -> None:
         while os.getppid() == parent:
