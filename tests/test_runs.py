@@ -191,6 +191,21 @@ def test_two_runs_at_once_do_not_corrupt_the_warehouse(tmp_path):
                 DagsterEventType.RUN_SUCCESS} <= kinds, kinds
 
 
+def test_the_command_exits_with_the_runs_status(tmp_path):
+    """The junheng command leaves without the interpreter's teardown (cli.console): what it
+    prints and the status it exits with are the run's all the same."""
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster_home")}
+    (tmp_path / "empty").mkdir()
+    failed = subprocess.run([JUNHENG, "run", "--input", str(tmp_path / "empty"), "--output", str(tmp_path / "out"),
+                             "--warehouse", str(tmp_path / "w.duckdb")], capture_output=True, text=True, env=env,
+                            timeout=600)
+    assert failed.returncode == 1, failed.stderr[-2000:]
+    assert "运行失败 / run failed" in failed.stderr and "Traceback" not in failed.stderr
+    assert (tmp_path / "out" / "quarantine_report.xlsx").exists()
+    unknown = subprocess.run([JUNHENG, "no-such-command"], capture_output=True, text=True, timeout=120)
+    assert unknown.returncode == 2 and "invalid choice" in unknown.stderr
+
+
 def test_inbox_sensor_starts_a_run_for_new_or_changed_files(tmp_path, monkeypatch):
     from dagster import RunRequest, SkipReason, build_sensor_context
 
