@@ -67,7 +67,7 @@ def start() -> None:
 
 
 def stop() -> None:
-    """Stop the worker (its memory is given back before the dashboards take theirs)."""
+    """Stop the worker, once the steps that hand it work are done."""
     global _worker
     if _worker is not None:
         _worker.shutdown(wait=True, cancel_futures=True)
