@@ -328,12 +328,6 @@ def _search(choice, open_units, open_options, binding, separable, saving, x, ful
                     decided[slot[k], i] = True
     x_of, full_of, relaxed_of = (np.ascontiguousarray(a.T[binding]) for a in (x, full, relaxed))
 
-    def bounds_for(b: int, relaxed_open: np.ndarray) -> np.ndarray:
-        """Binding indicator b's bounds, one row per row of ``relaxed_open`` ((r, m) bool)."""
-        lowered = np.repeat(decided[b][None, :], len(relaxed_open), axis=0)
-        lowered[:, opened] |= relaxed_open
-        return np.where(lowered, relaxed_of[b], full_of[b])
-
     def priced(added) -> float | np.ndarray:
         """The binding indicators' additions (one entry or row each) weighed by their prices,
         summed in order."""
@@ -342,12 +336,13 @@ def _search(choice, open_units, open_options, binding, separable, saving, x, ful
             total = total + prices[k] * part
         return total
 
-    def bounds_of(relaxed_open: np.ndarray) -> np.ndarray:
-        """Every binding indicator's bounds ((nb, n)) with the open units ``relaxed_open``
-        ((nb, m) bool) relaxed."""
-        lowered = decided.copy()
+    def bounds_of(relaxed_open: np.ndarray, b: int | slice = slice(None)) -> np.ndarray:
+        """Bounds with the open units ``relaxed_open`` relaxed: every binding indicator's
+        (``relaxed_open`` (nb, m) bool → (nb, n)), or indicator b's, one row per row of
+        ``relaxed_open`` ((r, m) → (r, n))."""
+        lowered = np.broadcast_to(decided[b], (len(relaxed_open), n)).copy()
         lowered[:, opened] |= relaxed_open
-        return np.where(lowered, relaxed_of, full_of)
+        return np.where(lowered, relaxed_of[b], full_of[b])
 
     def costs(picks: np.ndarray) -> np.ndarray:
         """Cost up to a constant of each row of option indices (one per open unit; m ≤ 8): the
@@ -358,7 +353,7 @@ def _search(choice, open_units, open_options, binding, separable, saving, x, ful
         for b in range(nb):
             relaxed_open = relaxes[b][rows, picks]
             _, first, which = np.unique(relaxed_open @ (1 << rows), return_index=True, return_inverse=True)
-            bounds = bounds_for(b, relaxed_open[first])
+            bounds = bounds_of(relaxed_open[first], b)
             added.append(fill_costs(np.broadcast_to(x_of[b], bounds.shape), bounds, w, ceiling)[0][which])
         saved = 0.0
         for j in range(m):
