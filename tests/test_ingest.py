@@ -255,7 +255,7 @@ def test_staging_in_parts_finds_what_one_frame_finds(tmp_path):
     whole = stage_schools(raw)
     con = duckdb.connect()
     con.register("raw_schools", raw)
-    parts = list(steps._raw_parts(con, steps.SCHOOLS))
+    parts = list(steps._RawParts(con, steps.SCHOOLS))
     assert [p.get_column("source_file").unique().sort().to_list() for p in parts] == [
         ["schools_2023.csv"], ["schools_2024.csv", "schools_2024b.csv"]]
     apart = combine([stage_schools(p) for p in parts])

@@ -59,6 +59,29 @@ def test_failed_error_expectation_stops_publication_and_names_it(tmp_path):
                                 "source_row": 7, "school_id": "1000000099"}]
 
 
+def test_years_in_files_of_their_own_are_validated_as_they_are_staged(tmp_path):
+    """Files that share no year are staged apart, and each part is validated as soon as it is
+    staged: the run stops on the same expectation, its report counts the rows of every part and
+    lists them in the table's order, and each part's result is kept under its year."""
+    d = tmp_path / "inbox"
+    d.mkdir()
+    drop = ["source_file", "source_sheet", "source_row", "source_missing_columns", "extra_columns"]
+    for year in (2023, 2024):
+        rows = [dict(r, year=year) for r in small_county() + [school("1000000099", "初级中学", junior=0)]]
+        raw_frame(rows).drop(drop).write_csv(d / f"schools_{year}.csv")
+    county_frame([county(), county(year=2023)]).drop(drop).write_csv(d / "counties.csv")
+    with pytest.raises(RunFailed) as err:
+        run(tmp_path, d)
+    assert "stg_schools_expectations" in str(err.value) and "初级中学应有初中在校生" in str(err.value)
+    report = json.loads((tmp_path / "out" / "validation" / "stg_schools.json").read_text(encoding="utf-8"))
+    (failure,) = [f for f in report["failures"] if f["severity"] == "error"]
+    assert failure["unexpected_count"] == 2
+    assert failure["rows"] == [{"source_file": str(d / f"schools_{y}.csv"), "source_sheet": None,
+                                "source_row": 7, "school_id": "1000000099"} for y in (2023, 2024)]
+    kept = sorted(p.name for p in (tmp_path / "out" / "validation" / "gx").glob("stg_schools*"))
+    assert kept == ["stg_schools-2023.json", "stg_schools-2024.json"]
+
+
 def test_warning_is_reported_but_does_not_block(tmp_path):
     # one school with 20× the county's median teaching area: plausible typo, a warning
     rows = small_county(teaching_aux_area_m2=300 * 8.0 * 20)

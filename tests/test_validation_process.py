@@ -8,7 +8,7 @@ import time
 import pytest
 
 from conftest import school
-from junheng import validation, validation_process
+from junheng import validation, validation_process, warehouse
 
 
 @pytest.fixture
@@ -91,3 +91,40 @@ def test_junheng_run_keeps_one_worker_for_its_steps(worker):
         with validation_process.for_step():
             assert validation_process._submit(os.getpid).report() == first
     assert validation_process._worker is None
+
+
+def test_a_table_validated_in_parts_reports_what_the_whole_would(assess, worker, tmp_path):
+    """A decade's rows are validated year by year as they are staged (validate_part, one worker
+    job per part, from a file it removes): the merged report is the whole table's, each failed
+    expectation once, its rows counted over the parts and the first ones listed in the table's
+    order; each part's result is kept under its years."""
+    import polars as pl
+
+    rows = [dict(r, year=year, school_id=f"{year}{r['school_id'][4:]}")
+            for year in (2022, 2023, 2024) for r in rows_with_a_failure()]
+    con = assess(rows)
+    table = validation.TableRows.of(con, "stg_schools")
+    frame = warehouse.read_stored(table.stored, table.columns)
+    # more failures than the staging lets through, some in one year only: a type unknown to the
+    # suite in 2023, and 8 schools a year with more qualified teachers than teachers (24 in all:
+    # the first 20 listed come from three parts)
+    frame = frame.with_columns(
+        school_type=pl.when((pl.col("year") == 2023) & (pl.col("school_id").str.ends_with("01")))
+        .then(pl.lit("小学分校")).otherwise(pl.col("school_type")))
+    extra = pl.concat([frame.filter(pl.col("school_id").str.ends_with("02")).with_columns(
+        school_id=pl.col("school_id") + f"-{i}", primary_teachers_above_qual=pl.col("primary_teachers") + 1)
+        for i in range(8)])
+    frame = pl.concat([frame, extra]).sort("year", maintain_order=True)
+    suite = validation.load_suite("stg_schools")
+    whole = validation.validate_frame(frame, suite)
+    assert len(whole.failures) == 3 and {f.unexpected_count for f in whole.failures} == {1, 3, 24}
+
+    validation.clear_results(tmp_path / "gx", "stg_schools")
+    pending = [validation_process.validate_part(con, "stg_schools", frame.filter(pl.col("year") == y), str(y),
+                                                tmp_path / "gx") for y in (2022, 2023, 2024)]
+    assert all(p._future is not None for p in pending), "handed to the worker"
+    apart = validation_process.Parts("stg_schools", pending).report()
+    assert as_dicts(apart) == as_dicts(whole) and apart.evaluated == whole.evaluated
+    assert sorted(p.name for p in (tmp_path / "gx").iterdir()) == [
+        "stg_schools-2022.json", "stg_schools-2023.json", "stg_schools-2024.json"]
+    assert not list((warehouse.tables_folder(con) / "stg_schools.parts").iterdir())

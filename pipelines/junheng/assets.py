@@ -104,7 +104,7 @@ class _Materialised:
     asset: str
     metadata: dict
     checks: list[AssetCheckResult]
-    expectations: validation_process.Pending | None
+    expectations: validation_process.Pending | validation_process.Parts | None
 
     def result(self, settings: JunhengSettings, year: int | None) -> MaterializeResult:
         checks = self.checks + ([_expectations_check(self.asset, self.expectations, settings, year)]
@@ -185,8 +185,15 @@ def _input_tables(context: AssetExecutionContext, selected: set, warehouse_db: W
                 name = f"stg_{table.name}"
                 if name not in selected:
                     continue
+                results_dir = settings.output_path / validation.RESULTS_DIR
+                validation.clear_results(results_dir, name)
+                parts: list[validation_process.Pending] = []   # a decade's years validate as they are staged
+
+                def validate_part(rows, years, name=name, parts=parts):
+                    parts.append(validation_process.validate_part(con, name, rows, years, results_dir))
+
                 try:
-                    summary = steps.stage(con, table, settings.input_checks())
+                    summary = steps.stage(con, table, settings.input_checks(), on_part=validate_part)
                 except DuplicateFilesError as exc:
                     raise Failure(description=str(exc)) from None
                 counts = report.stage_counts(con)[table.name]  # what the run summary will say
@@ -199,7 +206,7 @@ def _input_tables(context: AssetExecutionContext, selected: set, warehouse_db: W
                     [_result(f"{name}_rows_reconcile", raw == staged + quarantined,
                              f"{raw} in = {staged} staged + {quarantined} quarantined", name),
                      _result(f"{name}_key_unique", dups == 0, f"{dups} duplicated keys", name)],
-                    _validate(con, name, settings)))
+                    validation_process.Parts(name, parts) if parts else _validate(con, name, settings)))
                 if summary.rows_quarantined and settings.policy().national["ingest"]["on_bad_rows"] == "stop":
                     raise Failure(
                         description=f"{summary.rows_quarantined} 行数据不合格，按设置停止运行；详见隔离报告。"

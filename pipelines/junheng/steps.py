@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import duckdb
 import polars as pl
@@ -97,16 +97,26 @@ def ingest(con: duckdb.DuckDBPyConnection, input_dir: Path, table: InputTable, i
     return read.frame.height, [str(p) for p in paths]
 
 
-def stage(con: duckdb.DuckDBPyConnection, table: InputTable, checks: InputChecks | None = None) -> StageSummary:
+def stage(con: duckdb.DuckDBPyConnection, table: InputTable, checks: InputChecks | None = None,
+          on_part: Callable[[pl.DataFrame, str], None] | None = None) -> StageSummary:
     """Validate ``raw_<name>`` into ``stg_<name>`` and ``quarantine_<name>`` (schools also give
-    ``quarantined_schools``: what could be read of each row set aside, to mark its county)."""
+    ``quarantined_schools``: what could be read of each row set aside, to mark its county).
+
+    When the rows are staged in parts (files sharing no year, see :class:`_RawParts`),
+    ``on_part`` is given each part's staged rows as soon as they are staged, with a label naming
+    the part's years, so that what checks them can start before the other parts are staged."""
     checks = checks or InputChecks.load()
     parts, pairs = [], []
-    for raw in _raw_parts(con, table):
+    raw_parts = _RawParts(con, table)
+    for raw in raw_parts:
         try:
             parts.append(_VALIDATORS[table.name](raw, checks))
         except DuplicateFilesError as exc:  # every such pair is named, whichever part it is in
             pairs += exc.pairs
+            continue
+        rows = parts[-1].rows
+        if on_part is not None and len(raw_parts) > 1 and rows.height and not pairs:
+            on_part(rows, "_".join(str(y) for y in sorted(rows.get_column("year").unique().to_list())))
     if pairs:
         raise DuplicateFilesError(sorted(pairs))
     staged: Staged = combine(parts)
@@ -125,16 +135,26 @@ def stage(con: duckdb.DuckDBPyConnection, table: InputTable, checks: InputChecks
                         quarantine.height - errors, years)
 
 
-def _raw_parts(con: duckdb.DuckDBPyConnection, table: InputTable) -> Iterator[pl.DataFrame]:
+class _RawParts:
     """The raw rows, in parts that can be staged apart (files sharing no year): a decade of
-    national rows checked as one frame needs ten times the memory of a year."""
-    groups = independent_files(con.sql(f"select distinct source_file, year from raw_{table.name}").pl(),
-                               table.columns)
-    if len(groups) <= 1:
-        yield warehouse.table_frame(con, f"raw_{table.name}")
-        return
-    for files in groups:  # in the order the rows were read
-        yield warehouse.table_frame(con, f"raw_{table.name}", where=pl.col("source_file").is_in(list(files)))
+    national rows checked as one frame needs ten times the memory of a year. Each part is read
+    when it is reached."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, table: InputTable):
+        self._con, self._table = con, f"raw_{table.name}"
+        self._groups = independent_files(con.sql(f"select distinct source_file, year from {self._table}").pl(),
+                                         table.columns)
+
+    def __len__(self) -> int:
+        return max(1, len(self._groups))
+
+    def __iter__(self) -> Iterator[pl.DataFrame]:
+        if len(self._groups) <= 1:
+            yield warehouse.table_frame(self._con, self._table)
+            return
+        for files in self._groups:  # in the order the rows were read
+            yield warehouse.table_frame(self._con, self._table, where=pl.col("source_file").is_in(list(files)))
+
 
 
 def _forms_without_schools(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:

@@ -33,6 +33,7 @@ from junheng.models import MODEL_BY_NAME
 from junheng.paths import EXPECTATIONS_DIR
 
 SEVERITY = {"error": "critical", "warning": "warning"}
+FAILED_ROWS_LISTED = 20   # the first offending rows a report names, per failed expectation
 # Great Expectations keeps its project context in a global: one validation at a time
 _context_lock = threading.Lock()
 
@@ -202,14 +203,21 @@ def validate_frame(frame: pl.DataFrame, suite: dict, results_dir: Path | None = 
             column = kwargs.get("column") or kwargs.get("column_A") or ",".join(kwargs.get("column_list", []))
             index = r.result.get("unexpected_index_list") or []
             rows = []
-            for i in index[:20]:
+            for i in index[:FAILED_ROWS_LISTED]:
                 position = i if isinstance(i, int) else None
                 if position is not None and keys:
                     rows.append({k: frame[k][position] for k in keys})
             failures.append(Failure(name, r.expectation_config.type, column, meta.get("severity", "error"),
                                     meta.get("zh", ""), meta.get("en", ""),
                                     int(r.result.get("unexpected_count") or len(index) or 0), rows))
-    return Report(name, len(suite["expectations"]), failures)
+    return Report(name, len(suite["expectations"]), sorted(failures, key=_suite_order(suite)))
+
+
+def _suite_order(suite: dict):
+    """A report lists its failures in the suite's order (Great Expectations returns its results
+    in an order of its own), a missing column's first."""
+    place = {(e["type"], e["zh"], e["en"]): i for i, e in reversed(list(enumerate(suite["expectations"])))}
+    return lambda f: place.get((f.expectation, f.zh, f.en), -1)
 
 
 def suite_columns(suite: dict) -> list[str]:
@@ -240,6 +248,7 @@ class TableRows:
     columns: list[str]
     order: list[str]
     stored: str | None
+    part: str = ""     # the years of one part of a table validated in parts (see merged)
 
     @classmethod
     def of(cls, con: duckdb.DuckDBPyConnection, table: str, year: int | None = None,
@@ -264,7 +273,32 @@ def validate_rows(rows: TableRows, results_dir: Path | None = None,
         frame = warehouse.table_frame(con, rows.table, rows.columns or None, rows.year)
     if rows.order:
         frame = frame.sort(rows.order, maintain_order=True)
-    return validate_frame(frame, rows.suite, results_dir, run_name=str(rows.year or ""))
+    return validate_frame(frame, rows.suite, results_dir, run_name=rows.part or str(rows.year or ""))
+
+
+def merged(reports: list[Report], suite: dict) -> Report:
+    """The reports of a table's parts (rows sharing no year, validated apart, in the table's
+    order) as the report of the whole table: each failed expectation once, its offending rows
+    counted over the parts and its first rows listed as the whole table's would be. Every
+    expectation of the suites here compares a row with itself or with rows of its own year, so
+    a part fails exactly on the rows the whole table fails on."""
+    found: dict[tuple, Failure] = {}
+    for report in reports:
+        for f in report.failures:
+            key = (f.expectation, f.column, f.severity, f.zh, f.en)
+            if key not in found:
+                found[key] = Failure(f.suite, f.expectation, f.column, f.severity, f.zh, f.en, 0, [])
+            found[key].unexpected_count += f.unexpected_count
+            found[key].rows = (found[key].rows + f.rows)[:FAILED_ROWS_LISTED]
+    return Report(suite["table"], len(suite["expectations"]), sorted(found.values(), key=_suite_order(suite)))
+
+
+def clear_results(results_dir: Path, table: str) -> None:
+    """Remove the kept Great Expectations results of a table validated as a whole or in parts
+    (``<table>.json``, ``<table>-<years>.json``), before it is validated again: the Data Docs
+    show only what the latest validation looked at."""
+    for path in [Path(results_dir) / f"{table}.json", *Path(results_dir).glob(f"{table}-*.json")]:
+        path.unlink(missing_ok=True)
 
 
 def validate_table(con: duckdb.DuckDBPyConnection, table: str, year: int | None = None,
