@@ -108,6 +108,23 @@ def column_after_sorting(page: Path, table: str, column: int, clicks: int = 1) -
             browser.close()
 
 
+def table_cells(page: Path, table: str) -> list[list[tuple[str, str]]]:
+    """The body of the first table matching the CSS selector ``table`` as a reader's browser
+    shows it: each row's cells as (CSS class, text)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium(), args=FLAGS)
+        try:
+            tab = browser.new_page()
+            tab.goto(Path(page).resolve().as_uri(), wait_until="load")
+            rows = tab.locator(table).first.evaluate(
+                "t => Array.from(t.tBodies[0].rows, r => Array.from(r.cells, c => [c.className, c.textContent]))")
+            return [[tuple(c) for c in r] for r in rows]
+        finally:
+            browser.close()
+
+
 def visit(page: Path, screenshot: Path | None = None, width: int = 1280, height: int = 900, phone: bool = False,
           full_page: bool = False, pdf: Path | None = None, timeout_ms: int = 60_000) -> Visit:
     """Load ``page`` with every non-file request blocked; optionally screenshot it (the first

@@ -1,7 +1,8 @@
 """The dashboards' HTML pages: index, province and county, in plain Chinese, no item codes.
 
 Every page has a viewport for phones, a breadcrumb back up, a print stylesheet (A4), and the
-figures as JSON drawn by ``assets/dashboard.js`` from the shared plotly.js.
+figures as JSON drawn by ``assets/dashboard.js`` from the shared plotly.js (the county pages'
+school tables too: their rows travel as JSON, and the script draws them).
 """
 
 from __future__ import annotations
@@ -227,45 +228,29 @@ def _missing_block(card: dict, items: list[dict]) -> str:
     return f"<div class='warning'><strong>{head}。缺少的数据及提供方：</strong><ul>{''.join(lines)}</ul></div>"
 
 
-_CELL = '<td class="%s" data-v="%.6g">%.2f</td>'
-
-
 def _school_table(schools: list[dict], thresholds: dict, floor_share: float) -> str:
     """Every unit with its seven values (two decimals), coloured: at the standard, below it, below
-    85% of it. Written directly, not through table(): a national run writes millions of cells."""
+    85% of it. The rows travel as JSON, drawn into the table by ``assets/dashboard.js`` (which
+    makes the same comparisons as the school rule, on the same numbers): a national run's pages
+    hold some 2.6 million such cells, and as HTML they were two thirds of a county page's bytes
+    and a fifth of the time spent writing it."""
     headers = ["学校", "学段", "类型", "在校生"] + [
         f"{IND_ZH[i.code]}<br><span class='unit'>（{IND_UNIT[i.code]}）</span>" for i in INDICATORS] + [
         "达标指标数", "学校达标"]
-    # per level, each indicator's (code, threshold, floor), both less the tolerance: the same
-    # products the comparisons made cell by cell
-    limits = {lv: [(i.code, thresholds[(lv, i.code)] * (1 - 1e-9), floor_share * thresholds[(lv, i.code)] * (1 - 1e-9))
-                   if (lv, i.code) in thresholds else (i.code, None, None) for i in INDICATORS] for lv in LEVEL_ZH}
-    out = []
-    for r in schools:
-        level, kind = r["level"], r["unit_kind"]
-        cells = [f'<tr><td class="text">{esc(r["school_name"])}</td><td class="text" data-v="{level}">{LEVEL_ZH[level]}'
-                 f'</td><td class="text" data-v="{kind}">{KIND_ZH.get(kind, kind)}</td>'
-                 f'<td data-v="{r["students"]}">{r["students"]:,}</td>']
-        for code, thr, floor in limits[level]:
-            v = r[code]
-            if v is None or thr is None:
-                cells.append('<td class="missing" data-v="">—</td>')
-            else:
-                cls = "pass" if v >= thr else ("fail" if v >= floor else "floor")
-                # %-formatting gives the same digits at two thirds of the cost; only a value that
-                # shows 1,000 or more needs the thousands separator only format() writes
-                cells.append(_CELL % (cls, v, v) if -999.99 < v < 999.99
-                             else f'<td class="{cls}" data-v="{v:.6g}">{v:,.2f}</td>')
-        ok = r["meets_school_standard"]
-        cells.append(f'<td data-v="{r["indicators_met"]}">{r["indicators_met"]}</td>'
-                     f'<td class="{"pass" if ok else "fail"}" data-v="{ok}">{"是" if ok else ("否" if ok is False else "—")}'
-                     '</td></tr>')
-        out.append("".join(cells))
+    codes = [i.code for i in INDICATORS]
+    data = {
+        "levels": {lv: LEVEL_ZH[lv] for lv in LEVEL_ZH}, "kinds": KIND_ZH, "floor_share": floor_share,
+        # per level, the seven standards in the columns' order (null: none set)
+        "thresholds": {lv: [thresholds.get((lv, c)) for c in codes] for lv in LEVEL_ZH},
+        "rows": [[r["school_name"], r["level"], r["unit_kind"], r["students"], *[r[c] for c in codes],
+                  r["indicators_met"], r["meets_school_standard"]] for r in schools],
+    }
     head = "".join(f'<th class="{"text" if k < 3 else ""}">{h}</th>' for k, h in enumerate(headers))
     legend = ("<p class='note'>点击表头排序。<span class='key pass'>达到标准</span>"
               "<span class='key fail'>低于标准</span><span class='key floor'>低于标准的 85%</span></p>")
-    return (legend + f'<div class="scroll"><table class="sortable schools"><thead><tr>{head}</tr></thead>'
-            f'<tbody>{"".join(out)}</tbody></table></div>')
+    return (legend + '<div class="scroll"><table class="sortable schools" id="school-table">'
+            f'<thead><tr>{head}</tr></thead><tbody></tbody></table></div>'
+            f'<script type="application/json" class="school-rows" data-target="school-table">{_json(data)}</script>')
 
 
 def county_page(code: str, pub_year: int, d: dict[str, list[dict]], thresholds: dict, floor_share: float) -> str:

@@ -201,8 +201,56 @@ def test_county_page_opens_with_its_plan_in_plain_chinese(published):
 def test_school_table_lists_every_unit(published):
     n = read(published, "school_indicators").filter(pl.col("county_code") == "650121").height
     page = (published / "dashboards" / "county" / "650121.html").read_text(encoding="utf-8")
-    table = page.split("学校（评估单元）一览", 1)[1].split("</table>", 1)[0]
-    assert table.count("<tr>") == n + 1
+    table = page.split("学校（评估单元）一览", 1)[1].split('class="school-rows"', 1)[1]
+    rows = json.loads(table.split(">", 1)[1].split("</script>", 1)[0])["rows"]
+    assert len(rows) == n
+
+
+@pytest.mark.skipif(chromium() is None and not os.environ.get("CI"), reason="chromium not installed")
+def test_the_school_table_shows_each_value_against_its_standard(published):
+    """The school table as the browser draws it from its rows: every unit in order, each value to
+    two decimals (an exact half to the even digit, as everywhere else) and coloured as the school
+    rule judges it: at the standard, below it, below 85% of it. Expected cells computed here from
+    the published rows and the published standards."""
+    from decimal import Decimal
+
+    from dashboards.browser import table_cells
+
+    halves = 0
+    for code in ("320121", "320225"):
+        halves += _check_school_table(published, code, table_cells)
+    assert halves, "no value exactly halfway between two cents was shown"
+
+
+def _check_school_table(published: Path, code: str, table_cells) -> int:
+    """Compare one county's school table with its expected cells; returns how many values lie
+    exactly halfway between two cents (binary fractions: 100 × 26 / 320 = 8.125)."""
+    from decimal import Decimal
+
+    schools = read(published, "school_indicators").filter(pl.col("county_code") == code).sort("level", "school_name")
+    standards = pl.read_parquet(published / "reference" / "indicator_thresholds.parquet").filter(
+        pl.col("province_code") == code[:2])
+    threshold = {(r["level"], r["indicator"]): r["threshold"] for r in standards.iter_rows(named=True)}
+    floor = standards["floor_share"][0]
+    level_zh, kind_zh = {"primary": "小学", "junior": "初中"}, {"school": "学校", "section": "一贯制学校的学段",
+                                                                    "teaching_point": "教学点"}
+    expected = []
+    for r in schools.iter_rows(named=True):
+        cells = [("text", r["school_name"]), ("text", level_zh[r["level"]]), ("text", kind_zh[r["unit_kind"]]),
+                 ("", f"{r['students']:,}")]
+        for i in INDICATORS:
+            v, t = r[i.code], threshold[(r["level"], i.code)]
+            cls = "pass" if v >= t * (1 - 1e-9) else "fail" if v >= floor * t * (1 - 1e-9) else "floor"
+            cells.append((cls, f"{v:,.2f}"))
+        ok = r["meets_school_standard"]
+        cells += [("", str(r["indicators_met"])), ("pass" if ok else "fail", "是" if ok else "否")]
+        expected.append(cells)
+    shown = table_cells(published / "dashboards" / "county" / f"{code}.html", "table.schools")
+    assert shown == expected
+    if code == "320121":
+        assert {c for row in expected for c, _ in row[4:11]} == {"pass", "fail", "floor"}   # all three seen
+    return sum(Decimal(r[i.code]) * 100 % 1 == Decimal("0.5") for r in schools.iter_rows(named=True)
+               for i in INDICATORS)
 
 
 @pytest.mark.skipif(chromium() is None and not os.environ.get("CI"), reason="chromium not installed")

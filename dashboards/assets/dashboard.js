@@ -12,6 +12,41 @@
     var fig = JSON.parse(node.textContent);
     Plotly.newPlot(node.dataset.target, fig.data, fig.layout, config);
   });
+  // The school table's rows, from their JSON (dashboards/pages.py, _school_table): each value
+  // against its standard and 85% of it, as the school rule compares them.
+  function cell(row, text, cls, v) {
+    var td = row.insertCell();
+    td.textContent = text;
+    if (cls) td.className = cls;
+    if (v !== undefined) td.dataset.v = v;
+  }
+  // two decimals with thousands separators, rounded as the rest of the page is (Python's format):
+  // a value exactly halfway (8.125) goes to the even digit (8.12), where toFixed goes up
+  function decimals(v) {
+    var s = v.toFixed(2), exact = v.toFixed(20), cut = exact.indexOf('.') + 3;
+    if (exact.slice(cut) === '500000000000000000' && +exact.charAt(cut - 1) % 2 === 0) s = exact.slice(0, cut);
+    var parts = s.split('.');
+    return parts[0].replace(/\B(?=(\d{3})+(?!\d))/g, ',') + '.' + parts[1];
+  }
+  document.querySelectorAll('script.school-rows[type="application/json"]').forEach(function (node) {
+    var d = JSON.parse(node.textContent), body = document.getElementById(node.dataset.target).tBodies[0];
+    d.rows.forEach(function (r) {
+      var row = body.insertRow(), level = r[1], kind = r[2], thresholds = d.thresholds[level];
+      cell(row, r[0], 'text');
+      cell(row, d.levels[level], 'text', level);
+      cell(row, d.kinds[kind] || kind, 'text', kind);
+      cell(row, r[3].toLocaleString('en-US'), '', r[3]);
+      for (var k = 0; k < thresholds.length; k++) {
+        var v = r[4 + k], thr = thresholds[k];
+        if (v === null || thr === null) { cell(row, '—', 'missing', ''); continue; }
+        var cls = v >= thr * (1 - 1e-9) ? 'pass' : (v >= d.floor_share * thr * (1 - 1e-9) ? 'fail' : 'floor');
+        cell(row, decimals(v), cls, v);
+      }
+      var met = r[4 + thresholds.length], ok = r[5 + thresholds.length];
+      cell(row, String(met), '', met);
+      cell(row, ok ? '是' : (ok === false ? '否' : '—'), ok ? 'pass' : 'fail', ok === null ? '' : String(ok));
+    });
+  });
   document.querySelectorAll('table.sortable th').forEach(function (th) {
     th.addEventListener('click', function () {
       // the column within its own table (a page has several tables)
