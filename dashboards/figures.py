@@ -239,7 +239,7 @@ def cv_trends(cv_all_years: list[dict]) -> dict:
         legend={"orientation": "h", "y": -0.12, "yanchor": "top"})}
 
 
-def school_positions(schools: list[dict], cv: list[dict], thresholds: dict) -> dict | None:
+def school_positions(schools: dict[str, list], cv: list[dict], thresholds: dict) -> dict | None:
     """For each CV that fails: every school's value against the county value (X̄) and the standard,
     lowest first, so a leader sees which schools sit below the standard and below the county
     (the ones to raise) and which sit far above it. One view per failing CV, switched by a menu.
@@ -247,20 +247,22 @@ def school_positions(schools: list[dict], cv: list[dict], thresholds: dict) -> d
     failing = sorted((r for r in cv if r["cv_meets"] is False), key=lambda r: -r["cv"])
     if not failing:
         return None
-    by_level: dict[str, list[dict]] = {}
-    for row in schools:
-        by_level.setdefault(row["level"], []).append(row)
+    by_level: dict[str, list[int]] = {}      # the schools' places in ``schools``' columns
+    for i, level in enumerate(schools["level"]):
+        by_level.setdefault(level, []).append(i)
+    names, students = schools["school_name"], schools["students"]
     data, buttons = [], []
     for k, r in enumerate(failing):
         ind = r["indicator"]
-        s = sorted((row for row in by_level.get(r["level"], []) if row[ind] is not None), key=lambda row: row[ind])
+        column = schools[ind]
+        s = sorted((i for i in by_level.get(r["level"], []) if column[i] is not None), key=column.__getitem__)
         thr = thresholds[(r["level"], ind)]
-        values = [row[ind] for row in s]
+        values = [column[i] for i in s]
         colour = ["#c53030" if v < thr else ("#dd6b20" if v < r["county_value"] else "#2b6cb0") for v in values]
         data.append({
             "type": "scatter", "mode": "markers", "visible": k == 0, "x": values,
-            "y": [row["school_name"] for row in s], "marker": {"color": colour, "size": 9},
-            "customdata": [row["students"] for row in s], "showlegend": False,
+            "y": [names[i] for i in s], "marker": {"color": colour, "size": 9},
+            "customdata": [students[i] for i in s], "showlegend": False,
             "hovertemplate": "%{y}<br>指标值 %{x:,.2f}<br>在校生 %{customdata:,}<extra></extra>",
         })
         shapes = [{"type": "line", "yref": "paper", "y0": 0, "y1": 1, "x0": thr, "x1": thr,

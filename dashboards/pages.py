@@ -228,7 +228,7 @@ def _missing_block(card: dict, items: list[dict]) -> str:
     return f"<div class='warning'><strong>{head}。缺少的数据及提供方：</strong><ul>{''.join(lines)}</ul></div>"
 
 
-def _school_table(schools: list[dict], thresholds: dict, floor_share: float) -> str:
+def _school_table(schools: dict[str, list], thresholds: dict, floor_share: float) -> str:
     """Every unit with its seven values (two decimals), coloured: at the standard, below it, below
     85% of it. The rows travel as JSON, drawn into the table by ``assets/dashboard.js`` (which
     makes the same comparisons as the school rule, on the same numbers): a national run's pages
@@ -242,8 +242,8 @@ def _school_table(schools: list[dict], thresholds: dict, floor_share: float) -> 
         "levels": {lv: LEVEL_ZH[lv] for lv in LEVEL_ZH}, "kinds": KIND_ZH, "floor_share": floor_share,
         # per level, the seven standards in the columns' order (null: none set)
         "thresholds": {lv: [thresholds.get((lv, c)) for c in codes] for lv in LEVEL_ZH},
-        "rows": [[r["school_name"], r["level"], r["unit_kind"], r["students"], *[r[c] for c in codes],
-                  r["indicators_met"], r["meets_school_standard"]] for r in schools],
+        "rows": list(zip(*(schools[c] for c in ("school_name", "level", "unit_kind", "students", *codes,
+                                                "indicators_met", "meets_school_standard")))),
     }
     head = "".join(f'<th class="{"text" if k < 3 else ""}">{h}</th>' for k, h in enumerate(headers))
     legend = ("<p class='note'>点击表头排序。<span class='key pass'>达到标准</span>"
@@ -253,12 +253,14 @@ def _school_table(schools: list[dict], thresholds: dict, floor_share: float) -> 
             f'<script type="application/json" class="school-rows" data-target="school-table">{_json(data)}</script>')
 
 
-def county_page(code: str, pub_year: int, d: dict[str, list[dict]], thresholds: dict, floor_share: float) -> str:
-    """``d``: the county's rows of each published table (see dashboards.build), as plain dicts."""
+def county_page(code: str, pub_year: int, d: dict, thresholds: dict, floor_share: float) -> str:
+    """``d``: the county's rows of each published table (see dashboards.build), as plain dicts;
+    its schools as columns (a list of values each)."""
     card = d["scorecard"][0]
     cv_year, schools, items = d["cv_year"], d["schools"], d["items"]
     prog = d["progress"][0] if d["progress"] else {}
-    brief = county_brief(card, cv_year, schools, d["county_plan"][0] if d["county_plan"] else None, d["unit_plan"])
+    brief = county_brief(card, cv_year, schools["meets_school_standard"],
+                         d["county_plan"][0] if d["county_plan"] else None, d["unit_plan"])
     names = {r["item"]: r["item_name"] for r in items}
     failing = card["failing_items"] or []
     pace = " ".join(

@@ -123,19 +123,20 @@ def _school_needs(plan_rows: list[dict]) -> list[SchoolNeed]:
     return out
 
 
-def county_brief(card: dict, cv: list[dict], schools: list[dict], plan: dict | None,
+def county_brief(card: dict, cv: list[dict], school_rule: list[bool | None], plan: dict | None,
                  plan_rows: list[dict]) -> Brief:
-    """``card``: the county's scorecard row; ``cv``, ``schools``: its county_cv and
-    school_indicators rows of the year; ``plan``: its county_plan row (None when the resource
-    part passes); ``plan_rows``: its unit_plan rows. Rows as plain dicts: a county has tens of
-    units, and this runs for every county page."""
+    """``card``: the county's scorecard row; ``cv``: its county_cv rows of the year;
+    ``school_rule``: whether each of its units meets the school rule (school_indicators'
+    meets_school_standard); ``plan``: its county_plan row (None when the resource part passes);
+    ``plan_rows``: its unit_plan rows. Rows as plain dicts: a county has tens of units, and this
+    runs for every county page."""
     name = f"{card['county_name']}（{card['county_code']}）"
     b = Brief(name, card["year"], "")
     if plan is None:
         b.headline = "资源配置已达标，无需新增资源。"
         return b
-    units = len(schools)
-    short = sum(1 for r in schools if r["meets_school_standard"] is False)
+    units = len(school_rule)
+    short = sum(1 for meets in school_rule if meets is False)
     if short:
         added = {(r["school_id"], r["level"]) for r in plan_rows if r["reason"] == "school_rule"}
         b.items.append(FailingItem(
@@ -206,6 +207,7 @@ def brief_from_published(out_dir, county_code: str, year: int | None = None) -> 
     by_year = pl.col("year") == year
     plan = scan("county_plan").filter(by_year).collect()
     return county_brief(cards.filter(by_year).row(0, named=True), scan("county_cv").filter(by_year).collect().to_dicts(),
-                        scan("school_indicators").filter(by_year).collect().to_dicts(),
+                        scan("school_indicators").filter(by_year).select("meets_school_standard").collect()
+                        .to_series().to_list(),
                         plan.row(0, named=True) if plan.height else None,
                         scan("unit_plan").filter(by_year).collect().to_dicts())
