@@ -332,7 +332,7 @@ def _standards(pub: Published) -> tuple[dict, dict]:
             dict(pub.thresholds.select("province_code", "floor_share").unique().iter_rows()))
 
 
-# The columns a county page reads of its three largest tables (with county_code, which shares
+# The columns a county page reads of its largest tables (with county_code, which shares
 # their rows out): every row becomes a dict, and the others would double that work. Every row of
 # these tables reads each listed column, so a column missing here fails every build, not just
 # the odd county's.
@@ -340,6 +340,10 @@ _PAGE_COLUMNS = {
     "schools": ["county_code", "school_name", "level", "unit_kind", "students", *(i.code for i in INDICATORS),
                 "indicators_met", "meets_school_standard"],                           # pages, figures, brief
     "cv": ["county_code", "year", "level", "indicator", "cv", "cv_threshold"],       # figures.cv_trends
+    "cv_year": ["county_code", "level", "indicator", "county_value", "cv", "cv_meets",
+                "cv_threshold"],                                                     # figures, brief
+    "items": ["county_code", "area", "item", "item_name", "value", "unit", "op", "threshold", "rule",
+              "verdict", "trend_note", "projected_pass_year"],                       # pages
     "unit_plan": ["county_code", "school_id", "school_name", "level", "indicator", "reason", "add_amount",
                   "add_unit", "school_add_amount"],                                   # brief
 }
@@ -354,9 +358,9 @@ def _county_inputs(pub: Published, pub_year: int) -> tuple[dict[str, pl.DataFram
     tables = {
         "scorecard": year_cards,
         "progress": pub.county_progress.filter(pl.col("year") == pub_year),
-        "items": year_items.sort("area", "item"),
+        "items": year_items.sort("area", "item").select(_PAGE_COLUMNS["items"]),
         "cv": pub.cv.select(_PAGE_COLUMNS["cv"]),
-        "cv_year": year_cv,
+        "cv_year": year_cv.select(_PAGE_COLUMNS["cv_year"]),
         "schools": pub.schools.filter(pl.col("year") == pub_year).sort("level", "school_name")
                           .select(_PAGE_COLUMNS["schools"]),
         "county_plan": pub.county_plan.filter(pl.col("year") == pub_year),
