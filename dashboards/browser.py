@@ -5,10 +5,12 @@ upload, plus a screenshot or an A4 PDF."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync"]
@@ -88,10 +90,9 @@ def chromium() -> str | None:
     return None
 
 
-def column_after_sorting(page: Path, table: str, column: int, clicks: int = 1) -> list[str]:
-    """Click the header of ``column`` (from 0) of the first table matching the CSS selector
-    ``table`` ``clicks`` times, as a reader sorting it would; returns that column's sort values
-    (``data-v``, or the cell's text), top row first."""
+@contextlib.contextmanager
+def _opened(page: Path) -> Iterator:
+    """``page`` loaded in a tab of a fresh headless Chromium, closed afterwards."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -99,30 +100,30 @@ def column_after_sorting(page: Path, table: str, column: int, clicks: int = 1) -
         try:
             tab = browser.new_page()
             tab.goto(Path(page).resolve().as_uri(), wait_until="load")
-            for _ in range(clicks):
-                tab.locator(f"{table} thead th").nth(column).click()
-            return tab.locator(table).first.evaluate(
-                "(t, i) => Array.from(t.tBodies[0].rows, r => r.cells[i].dataset.v || r.cells[i].textContent)",
-                column)
+            yield tab
         finally:
             browser.close()
+
+
+def column_after_sorting(page: Path, table: str, column: int, clicks: int = 1) -> list[str]:
+    """Click the header of ``column`` (from 0) of the first table matching the CSS selector
+    ``table`` ``clicks`` times, as a reader sorting it would; returns that column's sort values
+    (``data-v``, or the cell's text), top row first."""
+    with _opened(page) as tab:
+        for _ in range(clicks):
+            tab.locator(f"{table} thead th").nth(column).click()
+        return tab.locator(table).first.evaluate(
+            "(t, i) => Array.from(t.tBodies[0].rows, r => r.cells[i].dataset.v || r.cells[i].textContent)",
+            column)
 
 
 def table_cells(page: Path, table: str) -> list[list[tuple[str, str]]]:
     """The body of the first table matching the CSS selector ``table`` as a reader's browser
     shows it: each row's cells as (CSS class, text)."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium(), args=FLAGS)
-        try:
-            tab = browser.new_page()
-            tab.goto(Path(page).resolve().as_uri(), wait_until="load")
-            rows = tab.locator(table).first.evaluate(
-                "t => Array.from(t.tBodies[0].rows, r => Array.from(r.cells, c => [c.className, c.textContent]))")
-            return [[tuple(c) for c in r] for r in rows]
-        finally:
-            browser.close()
+    with _opened(page) as tab:
+        rows = tab.locator(table).first.evaluate(
+            "t => Array.from(t.tBodies[0].rows, r => Array.from(r.cells, c => [c.className, c.textContent]))")
+        return [[tuple(c) for c in r] for r in rows]
 
 
 def visit(page: Path, screenshot: Path | None = None, width: int = 1280, height: int = 900, phone: bool = False,

@@ -239,7 +239,7 @@ def _school_table(schools: dict[str, list], thresholds: dict, floor_share: float
         "达标指标数", "学校达标"]
     codes = [i.code for i in INDICATORS]
     data = {
-        "levels": {lv: LEVEL_ZH[lv] for lv in LEVEL_ZH}, "kinds": KIND_ZH, "floor_share": floor_share,
+        "levels": LEVEL_ZH, "kinds": KIND_ZH, "floor_share": floor_share,
         # per level, the seven standards in the columns' order (null: none set)
         "thresholds": {lv: [thresholds.get((lv, c)) for c in codes] for lv in LEVEL_ZH},
         "rows": list(zip(*(schools[c] for c in ("school_name", "level", "unit_kind", "students", *codes,

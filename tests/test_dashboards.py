@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from dashboards.browser import chromium, column_after_sorting, visit
+from dashboards.browser import chromium, column_after_sorting, table_cells, visit
 from junheng.contract import INDICATORS
 
 FIGURE = re.compile(r'<script type="application/json" class="figure" data-target="(\w+)">(.*?)</script>', re.S)
@@ -212,17 +212,13 @@ def test_the_school_table_shows_each_value_against_its_standard(published):
     two decimals (an exact half to the even digit, as everywhere else) and coloured as the school
     rule judges it: at the standard, below it, below 85% of it. Expected cells computed here from
     the published rows and the published standards."""
-    from decimal import Decimal
-
-    from dashboards.browser import table_cells
-
     halves = 0
     for code in ("320121", "320225"):
-        halves += _check_school_table(published, code, table_cells)
+        halves += _check_school_table(published, code)
     assert halves, "no value exactly halfway between two cents was shown"
 
 
-def _check_school_table(published: Path, code: str, table_cells) -> int:
+def _check_school_table(published: Path, code: str) -> int:
     """Compare one county's school table with its expected cells; returns how many values lie
     exactly halfway between two cents (binary fractions: 100 × 26 / 320 = 8.125)."""
     from decimal import Decimal

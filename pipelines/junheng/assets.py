@@ -92,8 +92,13 @@ def _expectations_report(pending: validation_process.Pending, settings: JunhengS
     return outcome
 
 
+def _results_dir(settings: JunhengSettings):
+    """Where Great Expectations' own results are kept, for the Data Docs."""
+    return settings.output_path / validation.RESULTS_DIR
+
+
 def _validate(con, table: str, settings: JunhengSettings, year: int | None = None) -> validation_process.Pending:
-    return validation_process.validate(con, table, year, settings.output_path / validation.RESULTS_DIR)
+    return validation_process.validate(con, table, year, _results_dir(settings))
 
 
 @dataclass
@@ -185,12 +190,11 @@ def _input_tables(context: AssetExecutionContext, selected: set, warehouse_db: W
                 name = f"stg_{table.name}"
                 if name not in selected:
                     continue
-                results_dir = settings.output_path / validation.RESULTS_DIR
-                validation.clear_results(results_dir, name)
+                validation.clear_results(_results_dir(settings), name)
                 parts: list[validation_process.Pending] = []   # a decade's years validate as they are staged
 
                 def validate_part(rows, years, name=name, parts=parts):
-                    parts.append(validation_process.validate_part(con, name, rows, years, results_dir))
+                    parts.append(validation_process.validate_part(con, name, rows, years, _results_dir(settings)))
 
                 try:
                     summary = steps.stage(con, table, settings.input_checks(), on_part=validate_part)
