@@ -118,3 +118,26 @@ def test_small_cv_against_exact_arithmetic(assess):
     exact = math.sqrt(variance) / float(xbar)
     assert 0.005 < exact < 0.02
     assert cv == pytest.approx(exact, rel=1e-11)
+
+
+def test_cv_sums_do_not_depend_on_row_order(assess):
+    """The sums behind a CV are exact, so the same units read in another order give the same
+    bits. Summed as doubles, these 400 uneven values in reverse order differ in their last bits
+    (tried)."""
+    import random
+
+    from junheng import warehouse
+
+    rng = random.Random(7)
+    students = [rng.randint(20, 3000) for _ in range(400)]
+    con = assess([school(f"1{i:09d}", primary=p, equipment_value_10k_yuan=rng.uniform(1, 900),
+                         teaching_aux_area_m2=p * rng.uniform(3, 12)) for i, p in enumerate(students)])
+    query = "select level, method, indicator, students, units, county_value, cv from county_variation order by all"
+    forward = con.sql(query).fetchall()
+    assert len(forward) > 5 and max(r[4] for r in forward) == 400
+    year = one(con, "select distinct year from school_units")
+    con.sql("create table reordered as select * from unit_indicators order by school_id desc")
+    con.sql("drop view unit_indicators")
+    con.sql("alter table reordered rename to unit_indicators")
+    warehouse.run_model(con, "county_variation", year)
+    assert con.sql(query).fetchall() == forward
