@@ -250,6 +250,28 @@ def _check_school_table(published: Path, code: str) -> int:
 
 
 @pytest.mark.skipif(chromium() is None and not os.environ.get("CI"), reason="chromium not installed")
+def test_names_holding_markup_are_shown_as_written(tmp_path):
+    """School names are free text: one that opens a comment or a script inside the page's JSON
+    must neither break the table nor the page, and shows exactly as written."""
+    import shutil
+
+    from dashboards import pages
+
+    names = ["<!--<script>", "</script><b>粗体</b>", "第一小学"]
+    codes = [i.code for i in INDICATORS]
+    schools = {"school_name": names, "level": ["primary"] * 3, "unit_kind": ["school"] * 3,
+               "students": [100, 200, 300], **{c: [5.0, 5.0, 5.0] for c in codes},
+               "indicators_met": [7, 7, 7], "meets_school_standard": [True, True, True]}
+    html = pages.page("测试", 0, [("测试", None)], [pages._school_table(schools, {}, 0.85)], {})
+    assert "<!--" not in html.split("<main>", 1)[1]
+    (tmp_path / "assets").mkdir()
+    shutil.copy(Path(pages.__file__).parent / "assets" / "dashboard.js", tmp_path / "assets")
+    page = tmp_path / "names.html"
+    page.write_text(html, encoding="utf-8")
+    assert [row[0][1] for row in table_cells(page, "table.schools")] == names
+
+
+@pytest.mark.skipif(chromium() is None and not os.environ.get("CI"), reason="chromium not installed")
 def test_a_click_on_a_header_sorts_its_own_table(published):
     """The school table is not the page's first table: a click on its 在校生 header sorts it by
     enrolment, a second click the other way."""
@@ -356,3 +378,19 @@ def test_validation_results_carry_a_fingerprint_of_the_rows_validated(published)
     assert len(set(marks.values())) == 3                  # different rows, different fingerprints
     pages = "".join(p.read_text(encoding="utf-8") for p in (published / "data_docs" / "validations").rglob("*.html"))
     assert all(m in pages for m in marks.values())
+
+
+def test_downloads_keep_text_that_excel_would_run_as_a_formula_as_text(tmp_path):
+    """The CSV downloads open in Excel: a name typed as "=…" (or "+", "-", "@") is written after
+    an apostrophe, so Excel shows it as text instead of running it; other cells are as published."""
+    from dashboards.build import _csv
+
+    frame = pl.DataFrame({"school_name": ["=HYPERLINK(\"http://x\")", "@SUM(A1)", "-1+2", "第一小学", "a=b", None],
+                          "students": [-1, 2, 3, 4, 5, 6], "failing_items": [["=x", "y"]] * 6})
+    _csv(frame, tmp_path / "t.csv")
+    text = (tmp_path / "t.csv").read_bytes()
+    assert text.startswith("\ufeff".encode())
+    back = pl.read_csv(text[3:], schema_overrides={"school_name": pl.String})
+    assert back["school_name"].to_list() == ["'=HYPERLINK(\"http://x\")", "'@SUM(A1)", "'-1+2", "第一小学", "a=b", None]
+    assert back["students"].to_list() == [-1, 2, 3, 4, 5, 6]
+    assert back["failing_items"].to_list() == ["'=x、y"] * 6
