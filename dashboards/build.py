@@ -105,9 +105,18 @@ def load_published(out_dir: Path, provinces: list[str] | None = None) -> Publish
     )
 
 
+# Excel runs a CSV cell that starts with one of these as a formula
+_FORMULA_START = r"^[=+\-@\t\r]"
+
+
 def _csv(frame: pl.DataFrame, path: Path) -> None:
-    """UTF-8 with a byte-order mark, lists joined with 、, so Excel opens it with the Chinese intact."""
+    """UTF-8 with a byte-order mark, lists joined with 、, so Excel opens it with the Chinese intact.
+    Text that Excel would take for a formula (a name typed as "=…") is written after an apostrophe,
+    which keeps it text."""
     flat = frame.with_columns([pl.col(c).list.join("、") for c, t in frame.schema.items() if t == pl.List(pl.String)])
+    text = [c for c, t in flat.schema.items() if t == pl.String]
+    flat = flat.with_columns([pl.when(pl.col(c).str.contains(_FORMULA_START)).then("'" + pl.col(c))
+                              .otherwise(pl.col(c)).alias(c) for c in text])
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as f:
         f.write("\ufeff".encode("utf-8"))

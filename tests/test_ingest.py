@@ -5,7 +5,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from conftest import raw_frame, school
+from conftest import build_from_rows, raw_frame, school
 from junheng.contract import SCHOOL_COLUMNS
 from junheng.ingest import InputFileError, read_file
 from junheng.sample import with_chinese_headers, write_xlsx
@@ -298,3 +298,23 @@ def test_a_problem_text_puts_each_value_in_its_place():
     assert frame.select(text_with("{}", pl.col("ratio"))).to_series().to_list() == ["64.79", None, "1.5"]
     with pytest.raises(ValueError):
         text_with("{} and {}", pl.col("school"))
+
+
+def test_the_quarantine_workbook_shows_a_typed_formula_as_text(tmp_path):
+    """A cell typed as a formula is quarantined, and the workbook shows it as the statistician typed
+    it: text, never a formula Excel would run."""
+    import zipfile
+
+    from junheng import report, warehouse
+
+    rows = [school("1000000001", primary=300), school("1000000002", primary=200)]
+    rows[1]["primary_students"] = "=A1+1"
+    with warehouse.locked_connection(tmp_path / "w.duckdb") as con:
+        build_from_rows(con, rows)
+        path = tmp_path / "quarantine_report.xlsx"
+        report.write_quarantine_workbook(con, path, [])
+    with zipfile.ZipFile(path) as book:
+        sheets = [n for n in book.namelist() if n.startswith("xl/worksheets/sheet")]
+        assert sheets and not any("<f>" in book.read(n).decode() for n in sheets)
+    problems = pl.read_excel(path, sheet_name="问题清单")
+    assert problems.filter(pl.col("学校标识码") == "1000000002")["发现的值"].to_list() == ["=A1+1"]

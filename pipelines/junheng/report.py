@@ -59,7 +59,8 @@ def write_quarantine_workbook(con: duckdb.DuckDBPyConnection, path: Path, valida
         schema={k: pl.Int64 if k in ("year", "unexpected_count") else pl.String for k in VALIDATION_HEADERS},
     ).select(list(VALIDATION_HEADERS)).rename(VALIDATION_HEADERS)
     buf = io.BytesIO()
-    with xlsxwriter.Workbook(buf) as wb:
+    # text stays text: a cell typed "=A1+1" in an export is shown as typed, not made a live formula
+    with xlsxwriter.Workbook(buf, {"strings_to_formulas": False}) as wb:
         headed.write_excel(wb, worksheet="问题清单", autofit=True, header_format={"bold": True})
         checks.write_excel(wb, worksheet="数据校验", autofit=True, header_format={"bold": True})
         skipped.write_excel(wb, worksheet="未读取的文件", autofit=True, header_format={"bold": True})
