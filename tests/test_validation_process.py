@@ -128,3 +128,14 @@ def test_a_table_validated_in_parts_reports_what_the_whole_would(assess, worker,
     assert sorted(p.name for p in (tmp_path / "gx").iterdir()) == [
         "stg_schools-2022.json", "stg_schools-2023.json", "stg_schools-2024.json"]
     assert not list((warehouse.tables_folder(con) / "stg_schools.parts").iterdir())
+
+
+def test_the_staged_rows_suite_checks_the_contracts_years():
+    """Staging accepts the years of the contract and the suite checks the same range, written
+    in its file for Great Expectations to read: the two must agree."""
+    from junheng.contract import FIRST_YEAR, LAST_YEAR
+
+    (year_range,) = [e for e in validation.load_suite("stg_schools")["expectations"]
+                     if e["type"] == "expect_column_values_to_be_between" and e["kwargs"]["column"] == "year"]
+    assert (year_range["kwargs"]["min_value"], year_range["kwargs"]["max_value"]) == (FIRST_YEAR, LAST_YEAR)
+    assert f"{FIRST_YEAR}–{LAST_YEAR}" in year_range["zh"] and f"{FIRST_YEAR} and {LAST_YEAR}" in year_range["en"]
