@@ -638,8 +638,7 @@ def unit_plan(con: duckdb.DuckDBPyConnection, year: int) -> pl.DataFrame:
     students = frame["students"].to_numpy()
     share = frame["facility_share"].to_numpy().astype(float)
     amounts = frame.select(columns).to_numpy().astype(float)   # null → NaN
-    starts = np.concatenate(([0], (county[1:] != county[:-1]).nonzero()[0] + 1, [len(county)]))
-    counties = [(a, b) for a, b in zip(starts[:-1].tolist(), starts[1:].tolist())
+    counties = [(a, b) for a, b in plan_cache.runs(county)
                 # a unit without a value: the county is not plannable (county_plan says so)
                 if not np.isnan(amounts[a:b]).any()]
     global _JOB

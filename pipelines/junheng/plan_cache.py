@@ -46,6 +46,15 @@ def _feed(h, value) -> None:
         h.update(repr(value).encode())
 
 
+def runs(values: np.ndarray) -> list[tuple[int, int]]:
+    """Where each run of equal neighbours starts and ends (rows a..b) in ``values``: the
+    counties of the year's units, the keys of the kept plans (both stored grouped)."""
+    if len(values) == 0:
+        return []
+    bounds = np.concatenate(([0], np.flatnonzero(values[1:] != values[:-1]) + 1, [len(values)]))
+    return list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
+
+
 def county_keys(job: dict, counties: list[tuple[int, int]]) -> list[str]:
     """The key of each county (rows a..b of the year's units in ``job``, as unit_plan lays them out)."""
     provinces = {}
@@ -75,8 +84,7 @@ class Known:
             return
         keys = frame["key"].to_numpy()
         self._arrays = {c: frame[c].to_numpy() for c in ("rel", *FIELDS)}
-        bounds = np.concatenate(([0], np.flatnonzero(keys[1:] != keys[:-1]) + 1, [len(keys)]))
-        self._where = {keys[a]: (a, b) for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist())}
+        self._where = {keys[a]: (a, b) for a, b in runs(keys)}
 
     def __contains__(self, key: str) -> bool:
         return key in self._where
