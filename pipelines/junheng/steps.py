@@ -156,7 +156,6 @@ class _RawParts:
             yield warehouse.table_frame(self._con, self._table, where=pl.col("source_file").is_in(list(files)))
 
 
-
 def _forms_without_schools(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """A county form for a county with no school in the school table is not assessed (it would
     be a county of no schools): one warning per such row."""

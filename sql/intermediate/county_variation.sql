@@ -41,10 +41,10 @@ indicator_names as (
 sums as (
     select
         year, province_code, county_code, level,
-        sum((students * columns(* exclude (year, province_code, county_code, school_id, level, students)) * 1e12)::hugeint)
-            / 1e12 as 'px_\0',
-        sum((students * columns(* exclude (year, province_code, county_code, school_id, level, students)) ^ 2 * 1e12)::hugeint)
-            / 1e12 as 'pxx_\0',
+        sum((students * columns(* exclude (year, province_code, county_code, school_id, level, students)) * 1e12)
+            ::hugeint) / 1e12 as 'px_\0',
+        sum((students * columns(* exclude (year, province_code, county_code, school_id, level, students)) ^ 2 * 1e12)
+            ::hugeint) / 1e12 as 'pxx_\0',
         sum(case when columns(* exclude (year, province_code, county_code, school_id, level, students))
                  is not null then students end) as 'p_\0',
         count(columns(* exclude (year, province_code, county_code, school_id, level, students))) as 'n_\0'
