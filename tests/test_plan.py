@@ -16,7 +16,7 @@ from scipy.optimize import minimize
 from conftest import build_folder, one, school
 from junheng import steps, warehouse
 from junheng.contract import RESOURCES
-from junheng.plan import K, fill_costs, solve_level, water_levels, weighted_cvs
+from junheng.plan import K, fill_costs, group_levels, solve_level, water_levels, weighted_cvs
 
 SAMPLE_CSV = Path(__file__).resolve().parents[1] / "data" / "sample" / "csv"
 
@@ -130,6 +130,24 @@ def test_a_batch_of_fills_gives_each_row_what_it_gives_alone():
     cvs = weighted_cvs(y, students)
     assert np.allclose(cvs[np.isfinite(levels)], 0.45, rtol=1e-9)
     assert (cvs[np.isinf(levels)] <= 0.45 * (1 + 1e-12)).all()
+
+
+def test_a_group_fills_to_the_same_level_alone_or_padded_beside_larger_groups():
+    """Counties are filled many at a time, each group padded to the largest of its batch with
+    units of weight 0: a group's level is the same bits either way."""
+    rng = np.random.default_rng(7)
+    sizes = rng.integers(2, 400, 80)
+    starts = np.concatenate(([0], np.cumsum(sizes)))
+    # weights that are not whole numbers: their sums round, so a sum taken in another order shows
+    students = rng.uniform(20, 2000, starts[-1])
+    bounds = rng.lognormal(0.0, rng.uniform(0.2, 1.5), (starts[-1], 3))
+    ceilings = rng.choice([0.45, 0.5], len(sizes))
+    groups, columns = np.repeat(np.arange(len(sizes)), 3), np.tile(np.arange(3), len(sizes))
+    together = group_levels(bounds, students, starts, ceilings, groups, columns)
+    assert np.isfinite(together).sum() >= 50
+    for g, k, level in zip(groups, columns, together):
+        a, b = starts[g], starts[g + 1]
+        assert water_levels(bounds[a:b, k][None, :], students[a:b], ceilings[g])[0] == level
 
 
 def _slsqp_fill(x: np.ndarray, bounds: np.ndarray, w: np.ndarray, ceiling: float) -> float:
@@ -282,7 +300,8 @@ def test_a_rerun_plans_only_the_counties_whose_inputs_changed(tmp_path, monkeypa
         assert cache.exists()
         planned: list[int] = []
         real = plan._plan_counties
-        monkeypatch.setattr(plan, "_plan_counties", lambda counties: planned.append(len(counties)) or real(counties))
+        monkeypatch.setattr(plan, "_plan_counties",
+                            lambda job, counties: planned.append(len(counties)) or real(job, counties))
 
         def afresh() -> pl.DataFrame:
             cache.unlink()
@@ -302,6 +321,26 @@ def test_a_rerun_plans_only_the_counties_whose_inputs_changed(tmp_path, monkeypa
         assert planned == [1]                      # that county alone
         assert changed.equals(afresh())
         assert not changed.filter(pl.col("county_code") == county).equals(kept.filter(pl.col("county_code") == county))
+    finally:
+        con.close()
+
+
+def test_a_county_is_planned_the_same_alone_or_with_others(tmp_path, monkeypatch):
+    """A national year's counties are planned many at a time; each county's plan is the same
+    bits as when it is planned on its own (so a kept plan and a fresh one agree)."""
+    from junheng import plan, plan_cache
+
+    con = duckdb.connect(str(tmp_path / "alone.duckdb"))
+    try:
+        build_folder(con, SAMPLE_CSV)
+        year = con.sql("select max(year) from county_plan").fetchall()[0][0]
+        cache = plan_cache.cache_path(con, year)
+        cache.unlink()
+        together = plan.unit_plan(con, year)
+        monkeypatch.setattr(plan, "CHUNK_UNITS", 1)    # a county per batch
+        cache.unlink()
+        alone = plan.unit_plan(con, year)
+        assert together.height > 0 and together.equals(alone)
     finally:
         con.close()
 

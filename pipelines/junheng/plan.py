@@ -56,56 +56,69 @@ REPAIR_ROUNDS = 30
 
 
 # ---- 1. water-filling ---------------------------------------------------------------------------
-# Each function works on many rows at once (one row per indicator, or per choice of exemptions
-# tried, the units' enrolments shared): a county's search asks for thousands of small fills, and
-# one numpy call per batch costs what one call per fill would. A row's result does not depend on
-# the rows beside it.
+# A national year asks for tens of thousands of small fills (one per county, level and indicator,
+# and many more in the searches); numpy costs per call what it costs per value, so the fills are
+# asked for in batches: one row per fill, each row with its own enrolments and ceiling. A row's
+# result does not depend on the rows beside it, nor on how far it is padded (see group_levels).
 
 
-def weighted_cvs(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """The assessment's CV (population form, enrolment-weighted) of each row of per-student values."""
-    total = weights.sum()
-    mean = (weights * values).sum(axis=1) / total
-    spread = np.sqrt(np.maximum((weights * (values - mean[:, None]) ** 2).sum(axis=1) / total, 0.0))
+def group_cvs(values: np.ndarray, weights: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """The assessment's CV (population form, enrolment-weighted) of every column of ``values``
+    (n, K) over each group of rows (group g: rows starts[g] up to the next start): (G, K)."""
+    member = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(weights))))
+    total = np.add.reduceat(weights, starts)[:, None]
+    mean = np.add.reduceat(weights[:, None] * values, starts, axis=0) / total
+    spread = np.sqrt(np.maximum(np.add.reduceat(weights[:, None] * (values - mean[member]) ** 2, starts, axis=0)
+                                / total, 0.0))
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(mean == 0, np.nan, spread / np.where(mean == 0, 1.0, mean))
 
 
-def water_levels(bounds: np.ndarray, weights: np.ndarray, ceiling: float) -> np.ndarray:
+def weighted_cvs(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The CV of each row of per-student values of one group of units (enrolments ``weights``)."""
+    return group_cvs(np.ascontiguousarray(values.T), weights.astype(float), np.array([0]))[0]
+
+
+def water_levels(bounds: np.ndarray, weights: np.ndarray, ceiling: float | np.ndarray) -> np.ndarray:
     """For each row of ``bounds``, the least common level L such that max(bounds, L) has a
     weighted CV ≤ ceiling; -inf where the bounds already pass.
 
-    Exact: on the segment between two sorted bounds the condition E[y²] ≤ (1+c²)·E[y]² is a
-    quadratic in L.
+    ``weights`` are the units' enrolments, shared by every row (n,) or a row's own (rows, n);
+    ``ceiling`` one for all rows or one per row. Exact: on the segment between two sorted
+    bounds the condition E[y²] ≤ (1+c²)·E[y]² is a quadratic in L.
     """
     rows, n = bounds.shape
     levels = np.full(rows, -np.inf)
     if n <= 1:
         return levels
-    k2 = 1.0 + ceiling * ceiling
+    weights = np.broadcast_to(weights, bounds.shape)
+    k2 = np.broadcast_to(1.0 + np.asarray(ceiling, dtype=float) ** 2, (rows,))
     # Most rows pass already (h[0] <= 0 below). That is seen without sorting when it is clear by
     # far more than the sums' rounding; a close call is left to the exact computation, so the
     # result is the same either way.
-    m2 = ((bounds * bounds) @ weights) * float(weights.sum())
-    m1 = k2 * (bounds @ weights) ** 2
+    total = weights.sum(axis=1)
+    m2 = np.einsum("ij,ij->i", bounds * bounds, weights) * total
+    m1 = k2 * np.einsum("ij,ij->i", bounds, weights) ** 2
     todo = (~(m2 - m1 <= -1e-9 * m2)).nonzero()[0]
     if len(todo) == 0:
         return levels
     order = np.argsort(bounds[todo], axis=1, kind="stable")
     b = np.take_along_axis(bounds[todo], order, axis=1)
-    w = weights[order]
-    W = w.sum(axis=1)[:, None]
+    w = np.take_along_axis(weights[todo], order, axis=1)
+    k2 = k2[todo]
     wb, wb2 = w * b, w * b * b
-    # at L = b[j], units 0..j-1 are raised to b[j]; the rest keep their bounds
+    # at L = b[j], units 0..j-1 are raised to b[j]; the rest keep their bounds (every sum runs
+    # in one direction, so units of weight 0 at the end change no bit)
     w_raised = np.zeros_like(w)
     np.cumsum(w[:, :-1], axis=1, out=w_raised[:, 1:])
+    W = (w_raised[:, -1] + w[:, -1])[:, None]
     s1 = np.cumsum(wb[:, ::-1], axis=1)[:, ::-1]
     s2 = np.cumsum(wb2[:, ::-1], axis=1)[:, ::-1]
-    h = (w_raised * b * b + s2) * W - k2 * (w_raised * b + s1) ** 2
+    h = (w_raised * b * b + s2) * W - k2[:, None] * (w_raised * b + s1) ** 2
     rising = (h[:, 0] > 0).nonzero()[0]
     if len(rising) == 0:
         return levels
-    todo, h, b, W = todo[rising], h[rising], b[rising], W[rising, 0]
+    todo, h, b, W, k2 = todo[rising], h[rising], b[rising], W[rising, 0], k2[rising]
     j = np.argmax(h <= 0, axis=1)       # h[n-1] < 0 always: all equal gives CV 0
     at = np.arange(len(todo))
     lo, hi = b[at, j - 1], b[at, j]
@@ -128,7 +141,7 @@ def water_levels(bounds: np.ndarray, weights: np.ndarray, ceiling: float) -> np.
     levels[todo[found]] = np.minimum(np.maximum(root[found], lo[found]), hi[found])
     for r in (~found).nonzero()[0].tolist():   # a numerically awkward segment: bisection
         levels[todo[r]] = _bisect(float(lo[r]), float(hi[r]), float(wa[r]), float(t1[r]), float(t2[r]),
-                                  float(W[r]), k2)
+                                  float(W[r]), float(k2[r]))
     return levels
 
 
@@ -140,6 +153,41 @@ def _bisect(lo: float, hi: float, wa: float, t1: float, t2: float, W: float, k2:
         mid = (lo + hi) / 2
         lo, hi = (lo, mid) if h_at(mid) <= 0 else (mid, hi)
     return hi
+
+
+PAD_CELLS = 1 << 18   # values in one padded batch of fills
+
+
+def group_levels(bounds: np.ndarray, weights: np.ndarray, starts: np.ndarray, ceilings: np.ndarray,
+                 groups: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """The water level of column ``columns[r]`` of ``bounds`` (n, K) over the units of group
+    ``groups[r]`` (rows starts[g] up to starts[g + 1]), at that group's ceiling, for every r.
+
+    Groups of like size are filled together, each padded to the largest with units of weight 0
+    at its highest bound: they sort after its own units and add nothing to any sum, so a
+    group's level is the same bits whichever groups share its batch.
+    """
+    levels = np.full(len(groups), -np.inf)
+    counts = np.diff(starts)
+    size = counts[groups]
+    order = np.argsort(size, kind="stable")
+    size = size[order]
+    i = 0
+    while i < len(order):
+        # as many of the next sizes as fit, the last (largest) setting the width
+        fits = (np.arange(1, len(order) - i + 1) * size[i:]) <= PAD_CELLS
+        j = i + max(1, int(np.argmin(fits)) if not fits.all() else len(fits))
+        pick = order[i:j]
+        g, k = groups[pick], columns[pick]
+        t = np.arange(int(size[j - 1]))[None, :]
+        real = t < counts[g][:, None]
+        idx = starts[g][:, None] + np.minimum(t, counts[g][:, None] - 1)
+        b = bounds[idx, k[:, None]]
+        top = np.where(real, b, -np.inf).max(axis=1)
+        levels[pick] = water_levels(np.where(real, b, top[:, None]), np.where(real, weights[idx], 0.0),
+                                    ceilings[g])
+        i = j
+    return levels
 
 
 def fill_costs(values: np.ndarray, bounds: np.ndarray, weights: np.ndarray, ceiling: float
@@ -156,16 +204,57 @@ def _raised(values: np.ndarray, bounds: np.ndarray, weights: np.ndarray, levels:
     return (weights * (y - values)).sum(axis=1), y
 
 
-# ---- 2. one county and level: the continuous plan ---------------------------------------------
+# ---- 2. the continuous plan of every county and level at once ----------------------------------
+
+
+@dataclass
+class Units:
+    """The units of one or more counties, row i one unit. A county's rows are together, and
+    within it each level's: a group (county × level) is what a CV is taken over. Settings are
+    per unit or per group, so counties of different provinces are planned together."""
+
+    school: np.ndarray          # (n,) physical school (a merged teaching point's parent), as a number
+    students: np.ndarray        # (n,)
+    share: np.ndarray           # (n,) share of its school's facilities (1 for a one-level school)
+    amounts: np.ndarray         # (n, K) resource totals
+    thresholds: np.ndarray      # (n, K) per-student thresholds (the indicator's threshold / per)
+    prices: np.ndarray          # (n, K) yuan per unit of resource as weighed for the choice
+    steps: np.ndarray           # (n, K) rounding step of an addition
+    floor_share: np.ndarray     # (n,)
+    tolerance: np.ndarray       # (n,)
+    group_start: np.ndarray     # (G + 1,) first row of each group, then n
+    ceiling: np.ndarray         # (G,)
+    allowed_misses: np.ndarray  # (G,)
+    county_start: np.ndarray    # (C + 1,) first group of each county, then G
+
+    @property
+    def starts(self) -> np.ndarray:
+        return self.group_start[:-1]
+
+    @property
+    def group_of(self) -> np.ndarray:
+        """Each unit's group."""
+        return np.repeat(np.arange(len(self.ceiling)), np.diff(self.group_start))
+
+
+@dataclass
+class LevelPlans:
+    values: np.ndarray      # (n, K) per-student values planned (before rounding)
+    filled: np.ndarray      # (n, K) bool: the value is set by water-filling (a CV), not the school rule
+    cost: np.ndarray        # (G,) Σ price × resource added, before rounding
+    proven: np.ndarray      # (G,) bool: the cost is proven the cheapest
+    gap: np.ndarray         # (G,) the cost is at most this share above the cheapest (0 when proven)
 
 
 @dataclass
 class LevelPlan:
-    values: np.ndarray      # (n, K) per-student values planned (before rounding)
-    cost: float             # Σ price × resource added, before rounding
+    """One county and level's continuous plan (:func:`solve_level`)."""
+
+    values: np.ndarray
+    cost: float
     proven_cheapest: bool
-    filled: np.ndarray      # (n, K) bool: the value is set by water-filling (a CV), not the school rule
-    gap_bound: float = 0.0  # the cost is at most this share above the cheapest (0 when proven)
+    filled: np.ndarray
+    gap_bound: float = 0.0
 
 
 def solve_level(students: np.ndarray, amounts: np.ndarray, thresholds: np.ndarray, *, floor_share: float,
@@ -177,115 +266,147 @@ def solve_level(students: np.ndarray, amounts: np.ndarray, thresholds: np.ndarra
     for the choice.
     """
     n = len(students)
-    w = students.astype(float)
-    x = amounts / w[:, None]
-    full = np.maximum(x, thresholds[None, :])
-    relaxed = np.maximum(x, floor_share * thresholds[None, :])
-    below = x < thresholds[None, :] * (1 - tolerance)
-    saving = prices[None, :] * w[:, None] * (full - relaxed)          # what exempting (i, k) saves
+    units = Units(school=np.arange(n), students=np.asarray(students), share=np.ones(n),
+                  amounts=np.asarray(amounts, dtype=float), thresholds=np.tile(thresholds, (n, 1)),
+                  prices=np.tile(prices, (n, 1)), steps=np.ones((n, K)), floor_share=np.full(n, floor_share),
+                  tolerance=np.full(n, tolerance), group_start=np.array([0, n]), ceiling=np.array([ceiling]),
+                  allowed_misses=np.array([allowed_misses]), county_start=np.array([0, 1]))
+    p = solve_levels(units)
+    return LevelPlan(p.values, float(p.cost[0]), bool(p.proven[0]), p.filled, float(p.gap[0]))
 
-    # only a unit below a threshold has a choice: which of those indicators to miss (each such
-    # indicator is in some option, so the candidates for exempting k are the units below on k)
-    candidates = below.T
+
+def solve_levels(u: Units) -> LevelPlans:
+    """The cheapest continuous plan of every group (county × level) of ``u``."""
+    starts, member = u.starts, u.group_of
+    G = len(starts)
+    w = u.students.astype(float)
+    x = u.amounts / w[:, None]
+    full = np.maximum(x, u.thresholds)
+    relaxed = np.maximum(x, u.floor_share[:, None] * u.thresholds)
+    below = x < u.thresholds * (1 - u.tolerance[:, None])
+    saving = u.prices * w[:, None] * (full - relaxed)          # what exempting (i, k) saves
 
     # Indicators whose CV stays under the ceiling for every choice: cost is separable there.
     # E[y²] ≤ E[full²] and E[y] ≥ E[relaxed] for every choice, so the bound covers them all.
     lo = np.where(below, relaxed, full)
-    separable = (n <= 1) | ((w[:, None] * full * full).sum(axis=0) * w.sum()
-                            <= (1 + ceiling * ceiling) * (w[:, None] * lo).sum(axis=0) ** 2)
+    total = np.add.reduceat(w, starts)[:, None]
+    separable = ((np.diff(u.group_start) <= 1)[:, None]
+                 | (np.add.reduceat(w[:, None] * full * full, starts, axis=0) * total
+                    <= (1 + u.ceiling * u.ceiling)[:, None] * np.add.reduceat(w[:, None] * lo, starts, axis=0) ** 2))
     no_fill = separable.copy()   # these CVs are under their ceilings whatever the choice
 
     # A binding indicator whose water level, with every unit held to its full threshold, is at
     # or above that threshold lifts every unit below it anyway: exempting a unit there saves
     # nothing (its bound does not bind, so lowering it changes no optimum). Its cost is then a
     # constant, and its exemptions are worth zero.
-    full_of = np.ascontiguousarray(full.T)      # a row per indicator
-    unsure = (~separable & candidates.any(axis=1)).nonzero()[0]
-    for k, level in zip(unsure.tolist(), water_levels(full_of[unsure], w, ceiling).tolist()):
-        if level >= full[candidates[k], k].max() * (1 - 1e-12):
-            separable[k] = True
-            saving[:, k] = 0.0
+    highest_below = np.maximum.reduceat(np.where(below, full, -np.inf), starts, axis=0)
+    g, k = (~separable & (highest_below > -np.inf)).nonzero()
+    lifted = group_levels(full, w, u.group_start, u.ceiling, g, k) >= highest_below[g, k] * (1 - 1e-12)
+    separable[g[lifted], k[lifted]] = True
+    worthless = np.zeros((G, K), dtype=bool)
+    worthless[g[lifted], k[lifted]] = True
+    saving[worthless[member]] = 0.0
 
-    # the per-unit choices below read single values: Python lists read them several times faster
-    saving_of = saving.tolist()
-    is_separable = separable.tolist()
+    # Each unit below a threshold chooses which indicators to miss. It keeps its best option
+    # among the separable ones, and every option that touches a binding indicator; a unit left
+    # with one option is decided, the others are open for the search.
+    exempt, open_options = _choices(below, separable[member], saving, u.allowed_misses[member])
+    proven, below_cost = np.ones(G, dtype=bool), np.zeros(G)
+    for g_ in sorted({int(member[i]) for i in open_options if not separable[member[i]].all()}):
+        a, b = (int(v) for v in u.group_start[g_:g_ + 2])
+        opened = [i - a for i in range(a, b) if i in open_options]
+        choice = [tuple(row.nonzero()[0].tolist()) for row in exempt[a:b]]
+        binding = [k for k in range(K) if not separable[g_, k]]
+        choice, proven[g_], bound = _search(choice, opened, {i: open_options[a + i] for i in opened}, binding,
+                                            separable[g_], saving[a:b], x[a:b], full[a:b], relaxed[a:b], w[a:b],
+                                            float(u.ceiling[g_]), u.prices[a])
+        below_cost[g_] = 0.0 if bound is None else bound
+        for i in opened:
+            exempt[a + i] = False
+            exempt[a + i, list(choice[i])] = True
 
-    def own_saving(option: tuple[int, ...], i: int) -> float:
-        return float(sum(saving_of[i][k] for k in option))
-
-    # Each unit keeps its best option among the separable ones, and every option that touches
-    # a binding indicator; a unit left with one option is decided. With one miss allowed (the
-    # national rule) a unit below only on separable indicators simply misses the one that saves
-    # most: decided for all such units at once.
-    choice: list[tuple[int, ...]] = [()] * n
-    open_units: list[int] = []
-    open_options: dict[int, list[tuple[int, ...]]] = {}
-    short = below.any(axis=1)
-    options = {}
-    if allowed_misses == 1:
-        _one_miss_options(below, separable, saving, choice, open_units, open_options)
-    else:
-        below_of = below.tolist()
-        for i in short.nonzero()[0].tolist():
-            ks = tuple(k for k, b in enumerate(below_of[i]) if b)
-            options[i] = list(itertools.combinations(ks, min(allowed_misses, len(ks))))
-    for i, opts in options.items():
-        sep = [o for o in opts if all(is_separable[k] for k in o)]
-        coupled = [o for o in opts if not all(is_separable[k] for k in o)]
-        kept = ([max(sep, key=lambda o: own_saving(o, i))] if sep else []) + coupled
-        choice[i] = max(kept, key=lambda o: own_saving(o, i))
-        if len(kept) > 1:
-            open_units.append(i)
-            open_options[i] = kept
-
-    binding = [k for k in range(K) if not separable[k]]
-    proven, gap = True, 0.0
-    if binding and open_units:
-        choice, proven, below_cost = _search(choice, open_units, open_options, binding, separable, saving,
-                                             x, full, relaxed, w, ceiling, prices)
-
-    exempt = np.zeros_like(below)
-    exempt[[i for i, c in enumerate(choice) for _ in c], [k for c in choice for k in c]] = True
-    bounds = np.ascontiguousarray(np.where(exempt, relaxed, full).T)   # a row per indicator
-    x_of = np.ascontiguousarray(x.T)
+    bounds = np.where(exempt, relaxed, full)
     values = bounds.copy()
-    fill = (~no_fill).nonzero()[0]
-    added = (w * (values - x_of)).sum(axis=1)
-    added[fill], values[fill] = fill_costs(x_of[fill], bounds[fill], w, ceiling)
-    filled = (values > bounds * (1 + 1e-12)).T
-    cost = 0.0
+    g, k = (~no_fill).nonzero()
+    level = np.full((G, K), -np.inf)
+    level[g, k] = group_levels(bounds, w, u.group_start, u.ceiling, g, k)
+    values = np.maximum(bounds, level[member])
+    added = np.add.reduceat(w[:, None] * (values - x), starts, axis=0)
+    group_prices = u.prices[starts]
+    cost = np.zeros(G)
     for k in range(K):
-        cost += prices[k] * float(added[k])
-    values = values.T
-    if not proven:
-        gap = max(0.0, -below_cost / cost) if cost > 0 else 0.0
-    return LevelPlan(values, cost, proven, filled, gap)
+        cost = cost + group_prices[:, k] * added[:, k]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gap = np.where(proven | (cost <= 0), 0.0, np.maximum(0.0, -below_cost / cost))
+    return LevelPlans(values, values > bounds * (1 + 1e-12), cost, proven, gap)
 
 
-def _one_miss_options(below, separable, saving, choice, open_units, open_options) -> None:
-    """With one miss allowed (the national rule), each unit below a threshold misses one
-    indicator. Its options are the separable indicator that saves most on its own and every
-    binding one it is below on; it takes the option that saves most (the first such, in that
-    order), and is left open for the search when it has more than one. Fills the arguments."""
-    sep = below & separable[None, :]
-    coupled = below & ~separable[None, :]
+def _choices(below, separable, saving, allowed_misses) -> tuple[np.ndarray, dict[int, list[tuple[int, ...]]]]:
+    """Each unit's exemptions (n, K), the option that saves most on its own, and the open units'
+    options. ``separable`` is per unit (its group's)."""
+    exempt = np.zeros_like(below)
+    open_options: dict[int, list[tuple[int, ...]]] = {}
+    one = allowed_misses == 1
+    # With one miss allowed (the national rule) a unit's options are the separable indicator
+    # that saves most and every binding one it is below on; it takes the one that saves most
+    # (the first such, in that order).
+    sep = below & separable
+    coupled = below & ~separable
     has_sep = sep.any(axis=1)
     sep_best = np.where(sep, saving, -np.inf).argmax(axis=1)
     sep_value = np.where(has_sep, saving[np.arange(len(below)), sep_best], -np.inf)
     coupled_value = np.where(coupled, saving, -np.inf)
-    coupled_best = coupled_value.argmax(axis=1)
     take_sep = has_sep & (sep_value >= coupled_value.max(axis=1))
-    chosen = np.where(take_sep, sep_best, coupled_best)
-    n_kept = has_sep.astype(int) + coupled.sum(axis=1)
-    short = below.any(axis=1).nonzero()[0]
-    for i, k in zip(short.tolist(), chosen[short].tolist()):
-        choice[i] = (k,)
+    chosen = np.where(take_sep, sep_best, coupled_value.argmax(axis=1))
+    short = (below.any(axis=1) & one).nonzero()[0]
+    exempt[short, chosen[short]] = True
     # (Python lists: reading numpy values one at a time costs more than the work here)
-    opened = (n_kept > 1).nonzero()[0]
+    opened = ((has_sep.astype(int) + coupled.sum(axis=1) > 1) & one).nonzero()[0]
     for i, sep_k, has, ks in zip(opened.tolist(), sep_best[opened].tolist(), has_sep[opened].tolist(),
                                  coupled[opened].tolist()):
-        open_units.append(i)
         open_options[i] = ([(sep_k,)] if has else []) + [(k,) for k, c in enumerate(ks) if c]
+    # another number of misses (a province's own rule): every combination of that many
+    for i in (below.any(axis=1) & ~one).nonzero()[0].tolist():
+        ks = below[i].nonzero()[0].tolist()
+        options = list(itertools.combinations(ks, min(int(allowed_misses[i]), len(ks))))
+        is_sep = separable[i].tolist()
+
+        def own_saving(option: tuple[int, ...], i: int = i) -> float:
+            return float(sum(float(saving[i, k]) for k in option))
+
+        sep_options = [o for o in options if all(is_sep[k] for k in o)]
+        kept = ([max(sep_options, key=own_saving)] if sep_options else []) + [
+            o for o in options if not all(is_sep[k] for k in o)]
+        exempt[i, list(max(kept, key=own_saving))] = True
+        if len(kept) > 1:
+            open_options[i] = kept
+    return exempt, open_options
+
+
+def _in_processes(fn, items: list, parallel_from: int) -> list:
+    """``[fn(item) for item in items]``, in forked processes (one per core) when there are many."""
+    import multiprocessing
+    import os
+
+    workers = min(os.cpu_count() or 1, 8)
+    if len(items) < parallel_from or workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return [fn(item) for item in items]
+    pool = multiprocessing.get_context("fork").Pool(workers, initializer=_default_signals)
+    try:
+        return pool.map(fn, items, chunksize=max(1, len(items) // (workers * 8)))
+    finally:
+        # closed, not terminated: a worker that is signalled mid-wait prints a traceback
+        pool.close()
+        pool.join()
+
+
+def _default_signals() -> None:
+    """A forked worker has its parent's handlers (Dagster's turn a signal into an exception and
+    a traceback). Ctrl-C is the parent's to handle; a terminated worker just ends."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _search(choice, open_units, open_options, binding, separable, saving, x, full, relaxed, w, ceiling, prices):
@@ -421,106 +542,114 @@ def _chosen(choice, open_units, options, picks) -> list[tuple[int, ...]]:
     return out
 
 
-# ---- 3. one county: whole teachers and rooms, shared facilities, recheck --------------------------
+# ---- 3. every county: whole teachers and rooms, shared facilities, recheck ------------------------
+
+FACILITY = np.array([r.facility for r in RESOURCES])   # a whole-school figure, shared between sections
+REASONS = np.array(["", "school_rule", "cv"])           # what sets an addition, by code
 
 
 @dataclass
-class CountyUnits:
-    """The units of one county, as arrays (row i is one unit)."""
-
-    school: np.ndarray           # physical school (a merged teaching point's parent), as a number
-    level: np.ndarray            # 'primary' | 'junior'
-    students: np.ndarray
-    share: np.ndarray            # share of its school's facilities (1 for a one-level school)
-    amounts: np.ndarray          # (n, K) resource totals
-    thresholds: dict[str, np.ndarray]   # level → (K,) per-student thresholds
-    ceilings: dict[str, float]
-    floor_share: float
-    allowed_misses: int
-    tolerance: float
-    prices: np.ndarray           # (K,) yuan per unit for the choice
-    steps: np.ndarray            # (K,) rounding step of an addition
-    facility: np.ndarray         # (K,) bool
-
-
-@dataclass
-class CountyPlan:
+class CountyPlans:
     received: np.ndarray         # (n, K) what each unit's figures rise by
     school_add: np.ndarray       # (n, K) what the unit's whole school adds (facilities; = received for teachers)
-    reason: np.ndarray           # (n, K) 'school_rule' | 'cv' | ''
-    proven_cheapest: bool
-    passes: bool
-    gap_bound: float = 0.0       # continuous cost at most this share above the cheapest (0 when proven)
+    reason: np.ndarray           # (n, K) index into REASONS
+    proven_cheapest: np.ndarray  # (C,) bool
+    passes: np.ndarray           # (C,) bool
+    gap_bound: np.ndarray        # (C,) continuous cost at most this share above the cheapest (0 when proven)
 
 
 def _round_up(amount: np.ndarray, step: float | np.ndarray) -> np.ndarray:
     return np.ceil(np.maximum(amount, 0) / step - 1e-9) * step
 
 
-def _check(units: CountyUnits, amounts: np.ndarray) -> list[tuple[str, int]]:
-    """The (level, indicator) CVs over their ceiling, after checking the school rule holds."""
-    broken = []
-    x = amounts / units.students[:, None]
-    for level in sorted(set(units.level.tolist())):
-        rows = units.level == level
-        thr = units.thresholds[level]
-        met = x[rows] >= thr * (1 - units.tolerance)
-        floor_ok = x[rows] >= units.floor_share * thr * (1 - units.tolerance)
-        if not ((met.sum(axis=1) >= K - units.allowed_misses) & floor_ok.all(axis=1)).all():
-            raise AssertionError("the plan left a unit below the school rule")
-        cvs = weighted_cvs(np.ascontiguousarray(x[rows].T), units.students[rows].astype(float))
-        broken += [(str(level), k) for k in (~(cvs <= units.ceilings[level] * (1 + units.tolerance))).nonzero()[0]]
-    return broken
+def _additions(u: Units, rows: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What the units ``rows`` (whole counties) receive to reach ``target`` per student, and what
+    their schools add: teachers round up per section; a facility at the school, for the section
+    that needs most."""
+    wanted = np.maximum(target[rows] * u.students[rows, None] - u.amounts[rows], 0)
+    share = u.share[rows, None]
+    by_school = np.argsort(u.school[rows], kind="stable")
+    school = u.school[rows][by_school]
+    first = np.concatenate(([0], np.flatnonzero(school[1:] != school[:-1]) + 1))
+    per_school = np.maximum.reduceat((wanted / share)[by_school], first, axis=0)
+    shared = np.empty_like(wanted)
+    shared[by_school] = np.repeat(per_school, np.diff(np.append(first, len(rows))), axis=0)
+    shared = _round_up(shared, u.steps[rows])
+    own = _round_up(wanted, u.steps[rows])
+    return np.where(FACILITY, shared * share, own), np.where(FACILITY, shared, own)
 
 
-def plan_county(units: CountyUnits) -> CountyPlan:
-    n = len(units.students)
-    w = units.students.astype(float)
-    target = units.amounts / w[:, None]      # per-student values the plan aims at
-    reason = np.full((n, K), "", dtype=object)
-    cost, proven, above_cheapest = 0.0, True, 0.0
-    for level in sorted(set(units.level.tolist())):
-        rows = (units.level == level).nonzero()[0]
-        lp = solve_level(units.students[rows], units.amounts[rows], units.thresholds[level],
-                         floor_share=units.floor_share, allowed_misses=units.allowed_misses,
-                         ceiling=units.ceilings[level], prices=units.prices, tolerance=units.tolerance)
-        target[rows] = lp.values
-        reason[rows] = np.where(lp.filled, "cv", np.where(lp.values > units.amounts[rows] / w[rows, None], "school_rule", ""))
-        cost += lp.cost
-        proven &= lp.proven_cheapest
-        above_cheapest += lp.gap_bound * lp.cost
-    gap = above_cheapest / cost if cost > 0 else 0.0
+def _broken(u: Units, rows: np.ndarray, groups: np.ndarray, amounts: np.ndarray) -> np.ndarray:
+    """(G', K) bool: the CVs over their ceiling of the groups ``groups`` (rows ``rows``), after
+    checking the school rule holds."""
+    x = amounts / u.students[rows, None]
+    thr, tol = u.thresholds[rows], u.tolerance[rows, None]
+    met = (x >= thr * (1 - tol)).sum(axis=1)
+    floor_ok = (x >= u.floor_share[rows, None] * thr * (1 - tol)).all(axis=1)
+    if not ((met >= K - u.allowed_misses[u.group_of[rows]]) & floor_ok).all():
+        raise AssertionError("the plan left a unit below the school rule")
+    starts = np.concatenate(([0], np.cumsum(np.diff(u.group_start)[groups])[:-1]))
+    cvs = group_cvs(x, u.students[rows].astype(float), starts)
+    return ~(cvs <= (u.ceiling[groups] * (1 + u.tolerance[u.group_start[groups]]))[:, None])
 
-    schools, school_index = np.unique(units.school, return_inverse=True)
+
+def plan_counties(u: Units) -> CountyPlans:
+    """Every county's plan: the continuous plan, then whole teachers and rooms and shared
+    facilities, rechecked and water-filled again where rounding and sharing broke a CV."""
+    n, C = len(u.students), len(u.county_start) - 1
+    w = u.students.astype(float)
+    x = u.amounts / w[:, None]
+    lp = solve_levels(u)
+    target = lp.values.copy()      # per-student values the plan aims at
+    reason = np.where(lp.filled, 2, np.where(lp.values > x, 1, 0)).astype(np.int8)
+    group_county = np.repeat(np.arange(C), np.diff(u.county_start))
+    cost = np.bincount(group_county, weights=lp.cost, minlength=C)
+    above = np.bincount(group_county, weights=lp.gap * lp.cost, minlength=C)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gap = np.where(cost > 0, above / cost, 0.0)
+    proven = np.logical_and.reduceat(lp.proven, u.county_start[:-1]) if C else np.zeros(0, dtype=bool)
+
+    received, school_add = np.zeros((n, K)), np.zeros((n, K))
+    passes = np.zeros(C, dtype=bool)
+    active = np.arange(C)
+    member = u.group_of
     for _ in range(REPAIR_ROUNDS):
-        wanted = np.maximum(target * w[:, None] - units.amounts, 0)
-        # teachers round up per section; a facility at the school, for the section that needs most
-        per_school = np.zeros((len(schools), K))
-        np.maximum.at(per_school, school_index, wanted / units.share[:, None])
-        shared = _round_up(per_school, units.steps)[school_index]
-        own = _round_up(wanted, units.steps)
-        school_add = np.where(units.facility, shared, own)
-        received = np.where(units.facility, shared * units.share[:, None], own)
-        amounts = units.amounts + received
-        broken = _check(units, amounts)
-        if not broken:
+        groups = np.concatenate([np.arange(u.county_start[c], u.county_start[c + 1]) for c in active.tolist()])
+        rows = np.concatenate([np.arange(u.group_start[g], u.group_start[g + 1]) for g in groups.tolist()])
+        received[rows], school_add[rows] = _additions(u, rows, target)
+        broken = _broken(u, rows, groups, u.amounts[rows] + received[rows])
+        still = np.zeros(C, dtype=bool)
+        still[group_county[groups[broken.any(axis=1)]]] = True
+        passes[active[~still[active]]] = True
+        active = active[still[active]]
+        if len(active) == 0:
             break
-        for level, k in broken:          # fill again from the values rounding and sharing left
-            rows = units.level == level
-            x_now = amounts[rows, k] / w[rows]
-            y = fill_costs(x_now[None, :], x_now[None, :], w[rows], units.ceilings[level])[1][0]
-            raise_rows = rows.nonzero()[0][y > x_now * (1 + 1e-12)]
-            target[rows, k] = np.maximum(target[rows, k], y)
-            reason[raise_rows, k] = "cv"
-    else:
-        return CountyPlan(received, school_add, reason, proven, False, gap)
+        # fill again from the values rounding and sharing left
+        g, k = broken.nonzero()
+        g = groups[g]
+        now = (u.amounts + received) / w[:, None]
+        level = np.full((len(u.ceiling), K), -np.inf)
+        level[g, k] = group_levels(now, w, u.group_start, u.ceiling, g, k)
+        refilled = np.zeros((len(u.ceiling), K), dtype=bool)
+        refilled[g, k] = True
+        refilled = refilled[member]
+        y = np.maximum(now, level[member])
+        target = np.where(refilled, np.maximum(target, y), target)
+        reason[refilled & (y > now * (1 + 1e-12))] = 2
 
     # a section that receives part of an addition made for its sibling carries the sibling's reason
-    for k in units.facility.nonzero()[0]:
-        for i in ((received[:, k] > 0) & (reason[:, k] == "")).nonzero()[0]:
-            siblings = ((school_index == school_index[i]) & (reason[:, k] != "")).nonzero()[0]
-            reason[i, k] = reason[siblings[0], k] if len(siblings) else "school_rule"
-    return CountyPlan(received, school_add, reason, proven, True, gap)
+    done = passes[group_county[member]]
+    for k in FACILITY.nonzero()[0]:
+        need = (done & (received[:, k] > 0) & (reason[:, k] == 0)).nonzero()[0]
+        if len(need) == 0:
+            continue
+        given = reason[:, k] != 0
+        first = np.full(int(u.school.max()) + 1, -1)
+        rows = given.nonzero()[0][::-1]
+        first[u.school[rows]] = rows          # the last written is the first row of each school
+        sibling = first[u.school[need]]
+        reason[need, k] = np.where(sibling >= 0, reason[np.maximum(sibling, 0), k], 1)
+    return CountyPlans(received, school_add, reason, proven, passes, gap)
 
 
 # ---- 4. the unit_plan table -------------------------------------------------------------------------
@@ -566,58 +695,80 @@ def _province_settings(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
 
 
 _JOB: dict = {}          # the arrays of the year being planned, shared with worker processes by fork
-PARALLEL_FROM = 200      # counties: fewer are planned in this process
+CHUNK_UNITS = 25_000     # units planned together: enough to share numpy's cost per call, and a
+                         # national year in several pieces to share between processes
 
 
-def _plan_slice(bounds: tuple[int, int]) -> dict[str, np.ndarray]:
-    """Plan one county (rows a..b of the year's units); its unit_plan rows as arrays."""
-    a, b = bounds
-    j = _JOB
-    p = j["settings"][j["province"][a]]
-    units = CountyUnits(
-        school=j["school"][a:b], level=j["level"][a:b], students=j["students"][a:b], share=j["share"][a:b],
-        amounts=j["amounts"][a:b], thresholds=p["thresholds"], ceilings=p["ceilings"], floor_share=p["floor_share"],
-        allowed_misses=p["allowed_misses"], tolerance=p["tolerance"], prices=p["prices"], steps=p["steps"],
-        facility=j["facility"])
-    result = plan_county(units)
-    ii, kk = np.nonzero(result.received > 0)
-    received = result.received[ii, kk]
+def _units(job: dict, counties: list[tuple[int, int]]) -> tuple[Units, np.ndarray]:
+    """The counties' units (rows a..b of the year's units in ``job``) as one Units; and the
+    year's row of each."""
+    rows = np.concatenate([np.arange(a, b) for a, b in counties])
+    n = len(rows)
+    level = job["level"][rows]
+    county = np.repeat(np.arange(len(counties)), [b - a for a, b in counties])
+    group_start = np.concatenate(([0], np.flatnonzero((county[1:] != county[:-1]) | (level[1:] != level[:-1])) + 1,
+                                  [n]))
+    group_county = county[group_start[:-1]]
+    county_start = np.concatenate(([0], np.flatnonzero(group_county[1:] != group_county[:-1]) + 1,
+                                   [len(group_county)]))
+    settings = job["settings"]
+    codes, province = np.unique(job["province"][rows], return_inverse=True)
+    p = [settings[c] for c in codes]
+    thresholds, ceiling = np.empty((n, K)), np.empty(len(group_county))
+    levels, level_of = np.unique(level, return_inverse=True)
+    for pl_ in np.unique(province * len(levels) + level_of).tolist():
+        i, lv = divmod(pl_, len(levels))
+        thresholds[(province == i) & (level_of == lv)] = p[i]["thresholds"][levels[lv]]
+    for g, (i, lv) in enumerate(zip(province[group_start[:-1]].tolist(), level[group_start[:-1]].tolist())):
+        ceiling[g] = p[i]["ceilings"][lv]
+
+    def each(name: str) -> np.ndarray:
+        return np.array([s[name] for s in p])[province]
+
+    units = Units(school=job["school"][rows], students=job["students"][rows], share=job["share"][rows],
+                  amounts=job["amounts"][rows], thresholds=thresholds, prices=each("prices"), steps=each("steps"),
+                  floor_share=each("floor_share"), tolerance=each("tolerance"), group_start=group_start,
+                  ceiling=ceiling, allowed_misses=each("allowed_misses")[group_start[:-1]], county_start=county_start)
+    return units, rows
+
+
+def _plan_chunk(counties: list[tuple[int, int]]) -> list[dict[str, np.ndarray]]:
+    """Plan these counties together; each county's unit_plan rows as arrays."""
+    job = _JOB
+    u, rows = _units(job, counties)
+    plan = plan_counties(u)
+    ii, kk = np.nonzero(plan.received > 0)
+    received = plan.received[ii, kk]
     # a facility added to a school is paid once: each of its sections carries its part
-    _, school_of = np.unique(units.school[ii], return_inverse=True)
-    key = school_of * K + kk
+    _, key = np.unique(u.school[ii] * K + kk, return_inverse=True)
     total = np.bincount(key, weights=received)[key]
-    paid = np.where(j["facility"][kk], result.school_add[ii, kk] * received / total, received)
-    return {"row": a + ii, "k": kk, "received": received, "school_add": result.school_add[ii, kk],
-            "paid": paid * p["yuan"][kk], "reason": result.reason[ii, kk].astype(str),
-            "proven": np.full(len(ii), result.proven_cheapest), "gap": np.full(len(ii), result.gap_bound),
-            "passes": np.full(len(ii), result.passes)}
+    yuan = np.array([job["settings"][c]["yuan"] for c in job["province"][rows[ii]]]) if len(ii) else np.zeros((0, K))
+    paid = np.where(FACILITY[kk], plan.school_add[ii, kk] * received / total, received) * yuan[np.arange(len(ii)), kk]
+    county = np.repeat(np.arange(len(counties)), [b - a for a, b in counties])[ii]
+    columns = {"row": rows[ii], "k": kk, "received": received, "school_add": plan.school_add[ii, kk],
+               "paid": paid, "reason": REASONS[plan.reason[ii, kk]], "proven": plan.proven_cheapest[county],
+               "gap": plan.gap_bound[county], "passes": plan.passes[county]}
+    cut = np.searchsorted(county, np.arange(len(counties) + 1))
+    return [{name: values[a:b] for name, values in columns.items()} for a, b in zip(cut[:-1], cut[1:])]
 
 
-def _plan_counties(counties: list[tuple[int, int]]) -> list[dict[str, np.ndarray]]:
-    """Counties are independent: a national year is shared between processes, one per core
-    (forked, so they see the year's arrays without copying; the results come back in order)."""
-    import multiprocessing
-    import os
-
-    workers = min(os.cpu_count() or 1, 8)
-    if len(counties) < PARALLEL_FROM or workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        return [_plan_slice(c) for c in counties]
-    pool = multiprocessing.get_context("fork").Pool(workers, initializer=_default_signals)
+def _plan_counties(job: dict, counties: list[tuple[int, int]]) -> list[dict[str, np.ndarray]]:
+    """Each county's unit_plan rows as arrays, in order. Counties are independent: they are
+    planned in pieces of some CHUNK_UNITS units, shared between processes, one per core (forked,
+    so they see the year's arrays without copying)."""
+    chunks, units = [[]], 0
+    for a, b in counties:
+        if units >= CHUNK_UNITS:
+            chunks.append([])
+            units = 0
+        chunks[-1].append((a, b))
+        units += b - a
+    global _JOB
+    _JOB = job
     try:
-        return pool.map(_plan_slice, counties, chunksize=max(1, len(counties) // (workers * 8)))
+        return [piece for chunk in _in_processes(_plan_chunk, [c for c in chunks if c], 2) for piece in chunk]
     finally:
-        # closed, not terminated: a worker that is signalled mid-wait prints a traceback
-        pool.close()
-        pool.join()
-
-
-def _default_signals() -> None:
-    """A forked worker has its parent's handlers (Dagster's turn a signal into an exception and
-    a traceback). Ctrl-C is the parent's to handle; a terminated worker just ends."""
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        _JOB = {}
 
 
 def unit_plan(con: duckdb.DuckDBPyConnection, year: int) -> pl.DataFrame:
@@ -629,31 +780,23 @@ def unit_plan(con: duckdb.DuckDBPyConnection, year: int) -> pl.DataFrame:
     if frame.height == 0:
         return pl.DataFrame(schema=UNIT_PLAN_SCHEMA)
     settings = _province_settings(con)
-    facility = np.array([r.facility for r in RESOURCES])
     county = frame["county_code"].to_numpy()
-    province = frame["province_code"].to_numpy()
-    school_id = frame["school_id"].to_numpy()
-    school = frame["school_id"].rank("dense").to_numpy()   # the same schools, as numbers: cheaper to group
-    level = frame["level"].to_numpy()
-    students = frame["students"].to_numpy()
-    share = frame["facility_share"].to_numpy().astype(float)
     amounts = frame.select(columns).to_numpy().astype(float)   # null → NaN
     counties = [(a, b) for a, b in plan_cache.runs(county)
                 # a unit without a value: the county is not plannable (county_plan says so)
                 if not np.isnan(amounts[a:b]).any()]
-    global _JOB
-    _JOB = {"school_id": school_id, "school": school, "level": level, "students": students, "share": share,
-            "amounts": amounts, "province": province, "settings": settings, "facility": facility}
-    try:
-        # counties whose inputs are as the last run left them keep that run's plan
-        keys = plan_cache.county_keys(_JOB, counties)
-        path = plan_cache.cache_path(con, year)
-        known = plan_cache.load(path)
-        todo = [c for c, key in zip(counties, keys) if key not in known]
-        fresh = iter(_plan_counties(todo))
-        planned = [known.piece(key, a) if key in known else next(fresh) for (a, _), key in zip(counties, keys)]
-    finally:
-        _JOB = {}
+    job = {"school_id": frame["school_id"].to_numpy(),
+           "school": frame["school_id"].rank("dense").to_numpy(),   # the same schools, as numbers: cheaper to group
+           "level": frame["level"].to_numpy(), "students": frame["students"].to_numpy(),
+           "share": frame["facility_share"].to_numpy().astype(float), "amounts": amounts,
+           "province": frame["province_code"].to_numpy(), "settings": settings, "facility": FACILITY}
+    # counties whose inputs are as the last run left them keep that run's plan
+    keys = plan_cache.county_keys(job, counties)
+    path = plan_cache.cache_path(con, year)
+    known = plan_cache.load(path)
+    todo = [c for c, key in zip(counties, keys) if key not in known]
+    fresh = iter(_plan_counties(job, todo))
+    planned = [known.piece(key, a) if key in known else next(fresh) for (a, _), key in zip(counties, keys)]
     if todo or not known.holds_only(keys):
         plan_cache.save(path, keys, planned, counties)
     parts: dict[str, list] = {k: [] for k in ("row", *plan_cache.FIELDS)}
@@ -677,15 +820,16 @@ def unit_plan(con: duckdb.DuckDBPyConnection, year: int) -> pl.DataFrame:
         return pl.Series(values, dtype=pl.String).gather(kk)
 
     per = by_row("per", pl.Float64).to_numpy()
-    now = amounts[rows, kk] / students[rows]
+    students = job["students"][rows]
+    now = amounts[rows, kk] / students
     return pl.DataFrame({
         "year": np.full(len(rows), year), "province": base["province"], "province_code": base["province_code"],
         "county_code": base["county_code"], "county_name": base["county_name"], "school_id": base["school_id"],
         "school_name": base["school_name"], "level": base["level"], "unit_kind": base["unit_kind"],
         "indicator": by_indicator([r.indicator for r in RESOURCES]), "students": base["students"],
-        "value_now": now * per, "value_planned": (amounts[rows, kk] + cat["received"]) / students[rows] * per,
+        "value_now": now * per, "value_planned": (amounts[rows, kk] + cat["received"]) / students * per,
         "add_amount": cat["received"], "add_unit": by_indicator([r.unit_en for r in RESOURCES]),
-        "school_add_amount": cat["school_add"], "facility_share": share[rows], "cost_yuan": cat["paid"],
+        "school_add_amount": cat["school_add"], "facility_share": job["share"][rows], "cost_yuan": cat["paid"],
         "cost_kind": by_row("kind", pl.String), "cost_is_assumption": by_row("assumption", pl.Boolean),
         "reason": pl.Series(cat["reason"], dtype=pl.String), "proven_cheapest": cat["proven"],
         "cheapest_within": cat["gap"], "plan_passes": cat["passes"],
