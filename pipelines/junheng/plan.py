@@ -310,23 +310,38 @@ def solve_levels(u: Units) -> LevelPlans:
     # Each unit below a threshold chooses which indicators to miss. It keeps its best option
     # among the separable ones, and every option that touches a binding indicator; a unit left
     # with one option is decided, the others are open for the search.
-    exempt, open_options = _choices(below, separable[member], saving, u.allowed_misses[member])
+    exempt, opened, options = _choices(below, separable[member], saving, u.allowed_misses[member])
+
+    # The remaining choices, where an indicator's CV binds: few are tried in full, group by
+    # group; the others are settled by local search, every group's step at once.
+    keep = ~separable.all(axis=1)[member[opened]]
+    opened, options = opened[keep], options[keep]
     proven, below_cost = np.ones(G, dtype=bool), np.zeros(G)
-    for g_ in sorted({int(member[i]) for i in open_options if not separable[member[i]].all()}):
+    runs = plan_cache.runs(member[opened])
+    counts = (options[:, :, 0] >= 0).sum(axis=1).tolist()
+    settled = []
+    for c, d in runs:
+        g_ = int(member[opened[c]])
+        if d - c > EXHAUSTIVE_UNITS and math.prod(counts[c:d]) > EXHAUSTIVE_COMBINATIONS:
+            settled.append((c, d))
+            continue
         a, b = (int(v) for v in u.group_start[g_:g_ + 2])
-        opened = [i - a for i in range(a, b) if i in open_options]
+        local = (opened[c:d] - a).tolist()
         choice = [tuple(row.nonzero()[0].tolist()) for row in exempt[a:b]]
         binding = [k for k in range(K) if not separable[g_, k]]
-        choice, proven[g_], bound = _search(choice, opened, {i: open_options[a + i] for i in opened}, binding,
-                                            separable[g_], saving[a:b], x[a:b], full[a:b], relaxed[a:b], w[a:b],
-                                            float(u.ceiling[g_]), u.prices[a])
-        below_cost[g_] = 0.0 if bound is None else bound
-        for i in opened:
+        choice = _exhaustive(choice, local, dict(zip(local, _option_lists(options[c:d]))), binding, separable[g_],
+                             saving[a:b], x[a:b], full[a:b], relaxed[a:b], w[a:b], float(u.ceiling[g_]), u.prices[a])
+        for i in local:
             exempt[a + i] = False
             exempt[a + i, list(choice[i])] = True
+    if settled:
+        rows = np.concatenate([np.arange(c, d) for c, d in settled])
+        groups = member[opened[[c for c, _ in settled]]]
+        below_cost[groups] = _settle(u, groups, opened[rows], options[rows], exempt, separable, saving, x, full,
+                                     relaxed, w)
+        proven[groups] = False
 
     bounds = np.where(exempt, relaxed, full)
-    values = bounds.copy()
     g, k = (~no_fill).nonzero()
     level = np.full((G, K), -np.inf)
     level[g, k] = group_levels(bounds, w, u.group_start, u.ceiling, g, k)
@@ -337,15 +352,15 @@ def solve_levels(u: Units) -> LevelPlans:
     for k in range(K):
         cost = cost + group_prices[:, k] * added[:, k]
     with np.errstate(divide="ignore", invalid="ignore"):
-        gap = np.where(proven | (cost <= 0), 0.0, np.maximum(0.0, -below_cost / cost))
+        gap = np.where(proven | (cost <= 0), 0.0, np.maximum(0.0, -below_cost / cost)) + 0.0   # never -0
     return LevelPlans(values, values > bounds * (1 + 1e-12), cost, proven, gap)
 
 
-def _choices(below, separable, saving, allowed_misses) -> tuple[np.ndarray, dict[int, list[tuple[int, ...]]]]:
-    """Each unit's exemptions (n, K), the option that saves most on its own, and the open units'
-    options. ``separable`` is per unit (its group's)."""
+def _choices(below, separable, saving, allowed_misses) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each unit's exemptions (n, K), the option that saves most on its own; the open units
+    (those left a choice touching a binding indicator), and their options (open unit, option,
+    indicator: -1 for none, each unit's options first). ``separable`` is per unit (its group's)."""
     exempt = np.zeros_like(below)
-    open_options: dict[int, list[tuple[int, ...]]] = {}
     one = allowed_misses == 1
     # With one miss allowed (the national rule) a unit's options are the separable indicator
     # that saves most and every binding one it is below on; it takes the one that saves most
@@ -360,27 +375,43 @@ def _choices(below, separable, saving, allowed_misses) -> tuple[np.ndarray, dict
     chosen = np.where(take_sep, sep_best, coupled_value.argmax(axis=1))
     short = (below.any(axis=1) & one).nonzero()[0]
     exempt[short, chosen[short]] = True
-    # (Python lists: reading numpy values one at a time costs more than the work here)
     opened = ((has_sep.astype(int) + coupled.sum(axis=1) > 1) & one).nonzero()[0]
-    for i, sep_k, has, ks in zip(opened.tolist(), sep_best[opened].tolist(), has_sep[opened].tolist(),
-                                 coupled[opened].tolist()):
-        open_options[i] = ([(sep_k,)] if has else []) + [(k,) for k, c in enumerate(ks) if c]
+    options = np.concatenate([np.where(has_sep[opened], sep_best[opened], -1)[:, None],
+                              np.where(coupled[opened], np.arange(K), -1)], axis=1)
+    options = np.take_along_axis(options, np.argsort(options < 0, axis=1, kind="stable"), axis=1)[:, :, None]
     # another number of misses (a province's own rule): every combination of that many
+    more: dict[int, list[tuple[int, ...]]] = {}
     for i in (below.any(axis=1) & ~one).nonzero()[0].tolist():
         ks = below[i].nonzero()[0].tolist()
-        options = list(itertools.combinations(ks, min(int(allowed_misses[i]), len(ks))))
+        combinations = list(itertools.combinations(ks, min(int(allowed_misses[i]), len(ks))))
         is_sep = separable[i].tolist()
 
         def own_saving(option: tuple[int, ...], i: int = i) -> float:
             return float(sum(float(saving[i, k]) for k in option))
 
-        sep_options = [o for o in options if all(is_sep[k] for k in o)]
+        sep_options = [o for o in combinations if all(is_sep[k] for k in o)]
         kept = ([max(sep_options, key=own_saving)] if sep_options else []) + [
-            o for o in options if not all(is_sep[k] for k in o)]
+            o for o in combinations if not all(is_sep[k] for k in o)]
         exempt[i, list(max(kept, key=own_saving))] = True
         if len(kept) > 1:
-            open_options[i] = kept
-    return exempt, open_options
+            more[i] = kept
+    if more:
+        width = max(options.shape[1], *(len(o) for o in more.values()))
+        depth = max(1, *(len(c) for o in more.values() for c in o))
+        padded = np.full((len(opened) + len(more), width, depth), -1)
+        padded[:len(opened), :options.shape[1], :1] = options
+        for j, kept in enumerate(more.values(), start=len(opened)):
+            for t, o in enumerate(kept):
+                padded[j, t, :len(o)] = o
+        opened = np.concatenate([opened, list(more)])
+        order = np.argsort(opened, kind="stable")
+        opened, options = opened[order], padded[order]
+    return exempt, opened, options
+
+
+def _option_lists(options: np.ndarray) -> list[list[tuple[int, ...]]]:
+    """The options of each open unit as tuples of indicators."""
+    return [[tuple(k for k in o if k >= 0) for o in opts if o[0] >= 0] for opts in options.tolist()]
 
 
 def _in_processes(fn, items: list, parallel_from: int) -> list:
@@ -409,17 +440,11 @@ def _default_signals() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def _search(choice, open_units, open_options, binding, separable, saving, x, full, relaxed, w, ceiling, prices):
-    """Choose the open units' exemptions (those that touch an indicator whose CV binds).
-
-    Few choices (at most EXHAUSTIVE_UNITS open units, or EXHAUSTIVE_COMBINATIONS combinations):
-    every combination, so the result is proven the cheapest. Otherwise: hold each binding
-    indicator's water level fixed, let every unit take the exemption that saves most at those
-    levels, refill, and repeat until the choice settles; the best choice evaluated is kept.
-    Returns the choice, whether it is proven, and how far below its cost the cheapest choice can
-    at most be (a lower bound: every candidate relaxed on every binding indicator at once, each
-    unit saving its most on the separable ones), None when proven.
-    """
+def _exhaustive(choice, open_units, open_options, binding, separable, saving, x, full, relaxed, w, ceiling,
+                prices) -> list[tuple[int, ...]]:
+    """Choose the open units' exemptions (those that touch an indicator whose CV binds) of one
+    group with few choices (at most EXHAUSTIVE_UNITS open units, or EXHAUSTIVE_COMBINATIONS
+    combinations): every combination is costed, so the result is proven the cheapest."""
     m, n, nb = len(open_units), len(w), len(binding)
     opened = np.array(open_units)
     options = [open_options[i] for i in open_units]
@@ -429,12 +454,10 @@ def _search(choice, open_units, open_options, binding, separable, saving, x, ful
     valid = np.zeros((m, width), dtype=bool)
     relaxes = np.zeros((nb, m, width), dtype=bool)
     saves = np.zeros((m, width))
-    indicators = np.full((m, width, max(len(o) for opts in options for o in opts)), -1)   # -1: none
     slot = {k: b for b, k in enumerate(binding)}
     for j, (i, opts) in enumerate(zip(open_units, options)):
         for t, o in enumerate(opts):
             valid[j, t] = True
-            indicators[j, t, :len(o)] = o
             for k in o:
                 if separable[k]:
                     saves[j, t] += saving[i, k]
@@ -481,57 +504,119 @@ def _search(choice, open_units, open_options, binding, separable, saving, x, ful
             saved = saved + saves[j][picks[:, j]]
         return priced(added) - saved
 
-    somewhere = (relaxes & valid[None]).any(axis=2)           # (nb, m): j can relax b
-    lower = (float(priced(fill_costs(x_of, bounds_of(somewhere), w, ceiling)[0]))
-             - sum(np.where(valid, saves, -np.inf).max(axis=1).tolist()))
     start = np.array([options[j].index(choice[i]) for j, i in enumerate(open_units)])
     counts = [len(o) for o in options]
-    combos = math.prod(counts)
-    if m <= EXHAUSTIVE_UNITS or combos <= EXHAUSTIVE_COMBINATIONS:
-        # every combination, in itertools.product's order; the first clearly cheaper than the
-        # best so far replaces it (as a loop over them would), starting from the greedy choice
-        every = np.indices(counts).reshape(m, -1).T
-        cost_of = costs(every)
-        best = None
-        best_cost = float(cost_of[np.ravel_multi_index(start, counts)])
-        after = 0
-        while True:
-            cheaper = (cost_of[after:] < best_cost - 1e-12 * max(1.0, abs(best_cost))).nonzero()[0]
-            if len(cheaper) == 0:
-                break
-            best = after + int(cheaper[0])
-            best_cost, after = float(cost_of[best]), best + 1
-        picks = start if best is None else every[best]
-        return _chosen(choice, open_units, options, picks), True, None
-
-    def levels_and_cost(picks: np.ndarray) -> tuple[np.ndarray, float]:
-        """One choice's water levels and its cost (as costs() weighs it), in one batch."""
-        bounds = bounds_of(relaxes[:, np.arange(m), picks])
-        levels = water_levels(bounds, w, ceiling)
-        added = _raised(x_of, bounds, w, levels)[0]
-        return levels, float(priced(added) - sum(saves[np.arange(m), picks].tolist()))
-
-    picks = start
-    levels, best_cost = levels_and_cost(picks)
-    best = picks
-    cheap = prices[binding] * w[:, None]
-    for _ in range(SETTLE_ROUNDS):
-        value = saving.copy()     # what exempting (i, k) saves with the water levels held
-        value[:, binding] = cheap * (np.maximum(full[:, binding], levels) - np.maximum(relaxed[:, binding], levels))
-        worth = 0.0
-        for p in range(indicators.shape[2]):
-            k = indicators[:, :, p]
-            worth = worth + np.where(k >= 0, value[opened[:, None], np.maximum(k, 0)], 0.0)
-        new = np.where(valid, worth, -np.inf).argmax(axis=1)   # the first best, as max() takes
-        if np.array_equal(new, picks):
+    # every combination, in itertools.product's order; the first clearly cheaper than the
+    # best so far replaces it (as a loop over them would), starting from the greedy choice
+    every = np.indices(counts).reshape(m, -1).T
+    cost_of = costs(every)
+    best = None
+    best_cost = float(cost_of[np.ravel_multi_index(start, counts)])
+    after = 0
+    while True:
+        cheaper = (cost_of[after:] < best_cost - 1e-12 * max(1.0, abs(best_cost))).nonzero()[0]
+        if len(cheaper) == 0:
             break
-        picks = new
-        levels, c = levels_and_cost(picks)
-        if c < best_cost:
-            best, best_cost = picks, c
+        best = after + int(cheaper[0])
+        best_cost, after = float(cost_of[best]), best + 1
+    picks = start if best is None else every[best]
+    return _chosen(choice, open_units, options, picks)
+
+
+def _settle(u: Units, groups: np.ndarray, opened: np.ndarray, indicators: np.ndarray, exempt, separable, saving, x,
+            full, relaxed, w) -> np.ndarray:
+    """Choose the open units' exemptions of the groups with many choices by local search, all
+    groups a step at a time: hold each binding indicator's water level fixed, let every open
+    unit take the exemption that saves most at those levels, refill, and repeat until the
+    choice settles (at most SETTLE_ROUNDS times); the cheapest choice evaluated is kept.
+
+    ``opened`` are the open units (rows, grouped like ``groups``), ``indicators`` their options
+    (as :func:`_choices` gives them). Sets
+    their exemptions in ``exempt`` and returns, per group, how far below its cost the cheapest
+    choice can at most be (a lower bound: every candidate relaxed on every binding indicator at
+    once, each unit saving its most on the separable ones)."""
+    member = u.group_of
+    g_of = member[opened]
+    first = np.concatenate(([0], np.flatnonzero(g_of[1:] != g_of[:-1]) + 1))   # each group's first open unit
+    binding = np.zeros((len(u.ceiling), K), dtype=bool)
+    binding[groups] = ~separable[groups]
+    _, width, depth = indicators.shape
+    # option t of open unit j: whether it is one, and what it saves on the separable ones
+    valid = indicators[:, :, 0] >= 0
+    k = np.maximum(indicators, 0)
+    i3, g3 = opened[:, None, None], g_of[:, None, None]
+    on_separable = (indicators >= 0) & separable[g3, k]
+    saves = np.zeros((len(opened), width))
+    for d in range(depth):
+        saves = saves + np.where(on_separable[:, :, d], saving[i3[:, :, 0], k[:, :, d]], 0.0)
+    # each unit starts from the option it took on its own (options and exemptions as bit sets)
+    bits = np.where(indicators >= 0, 1 << k, 0).sum(axis=2)
+    picks = np.argmax(bits == (exempt[opened] * (1 << np.arange(K))).sum(axis=1)[:, None], axis=1)
+    cheap = u.prices * w[:, None]
+    gk = binding.nonzero()
+    group_prices = u.prices[u.starts]
+
+    def levels(lowered: np.ndarray, which: np.ndarray) -> np.ndarray:
+        """(G, K) water levels of the binding indicators of the groups ``which`` (a mask)."""
+        pick = which[gk[0]]
+        out = np.full(binding.shape, -np.inf)
+        out[gk[0][pick], gk[1][pick]] = group_levels(np.where(lowered, relaxed, full), w, u.group_start, u.ceiling,
+                                                     gk[0][pick], gk[1][pick])
+        return out
+
+    def cost(lowered: np.ndarray, level: np.ndarray, saved: np.ndarray) -> np.ndarray:
+        """Per group, the binding indicators' additions priced, less ``saved`` (per open unit):
+        the cost up to a constant that is the same for every choice."""
+        added = np.add.reduceat(w[:, None] * (np.maximum(np.where(lowered, relaxed, full), level[member]) - x),
+                                u.starts, axis=0)[groups]
+        total = np.zeros(len(groups))
+        for k_ in range(K):
+            total = total + np.where(binding[groups, k_], group_prices[groups, k_] * added[:, k_], 0.0)
+        return total - np.add.reduceat(saved, first)
+
+    def choose(p: np.ndarray) -> None:
+        exempt[opened] = False
+        exempt[np.repeat(opened, depth)[indicators[np.arange(len(opened)), p].ravel() >= 0],
+               indicators[np.arange(len(opened)), p].ravel()[indicators[np.arange(len(opened)), p].ravel() >= 0]] = True
+
+    # the bound: every open unit relaxed on every binding indicator it can miss
+    can = np.zeros_like(exempt)
+    can[np.repeat(opened, width * depth)[(indicators >= 0).ravel()], indicators.ravel()[(indicators >= 0).ravel()]] = True
+    everywhere = np.ones(len(u.ceiling), dtype=bool)
+    lowered = exempt | can
+    lower = cost(lowered, levels(lowered, everywhere), np.where(valid, saves, -np.inf).max(axis=1))
+
+    choose(picks)
+    level = levels(exempt, everywhere)
+    best, best_cost = picks.copy(), cost(exempt, level, saves[np.arange(len(opened)), picks])
+    active = np.ones(len(groups), dtype=bool)
+    for _ in range(SETTLE_ROUNDS):
+        # what each option saves with the water levels held
+        held = level[g3, k]
+        value = np.where(separable[g3, k], saving[i3, k],
+                         cheap[i3, k] * (np.maximum(full[i3, k], held) - np.maximum(relaxed[i3, k], held)))
+        worth = np.zeros((len(opened), width))
+        for d in range(depth):
+            worth = worth + np.where(indicators[:, :, d] >= 0, value[:, :, d], 0.0)
+        new = np.where(valid, worth, -np.inf).argmax(axis=1)   # the first best, as max() takes
+        moved = active & np.logical_or.reduceat(new != picks, first)
+        if not moved.any():
+            break
+        active = moved
+        unit_moves = np.repeat(moved, np.diff(np.append(first, len(opened))))
+        picks = np.where(unit_moves, new, picks)
+        choose(picks)
+        which = np.zeros(len(u.ceiling), dtype=bool)
+        which[groups[moved]] = True
+        level = np.where(which[:, None], levels(exempt, which), level)
+        c = cost(exempt, level, saves[np.arange(len(opened)), picks])
+        better = moved & (c < best_cost)
+        best = np.where(np.repeat(better, np.diff(np.append(first, len(opened)))), picks, best)
+        best_cost = np.where(better, c, best_cost)
+    choose(best)
     # costs leave out a constant (the same for every choice), so the bound travels as the
     # distance below the chosen cost
-    return _chosen(choice, open_units, options, best), False, lower - best_cost
+    return lower - best_cost
 
 
 def _chosen(choice, open_units, options, picks) -> list[tuple[int, ...]]:
@@ -643,12 +728,11 @@ def plan_counties(u: Units) -> CountyPlans:
         need = (done & (received[:, k] > 0) & (reason[:, k] == 0)).nonzero()[0]
         if len(need) == 0:
             continue
-        given = reason[:, k] != 0
-        first = np.full(int(u.school.max()) + 1, -1)
-        rows = given.nonzero()[0][::-1]
-        first[u.school[rows]] = rows          # the last written is the first row of each school
+        given = (reason[:, k] != 0).nonzero()[0]
+        first = np.full(int(u.school.max()) + 1, n)          # each school's first row with a reason
+        np.minimum.at(first, u.school[given], given)
         sibling = first[u.school[need]]
-        reason[need, k] = np.where(sibling >= 0, reason[np.maximum(sibling, 0), k], 1)
+        reason[need, k] = np.where(sibling < n, reason[np.minimum(sibling, n - 1), k], 1)
     return CountyPlans(received, school_add, reason, proven, passes, gap)
 
 
@@ -711,9 +795,8 @@ def _units(job: dict, counties: list[tuple[int, int]]) -> tuple[Units, np.ndarra
     group_county = county[group_start[:-1]]
     county_start = np.concatenate(([0], np.flatnonzero(group_county[1:] != group_county[:-1]) + 1,
                                    [len(group_county)]))
-    settings = job["settings"]
-    codes, province = np.unique(job["province"][rows], return_inverse=True)
-    p = [settings[c] for c in codes]
+    p = [job["settings"][c] for c in job["codes"]]
+    province = job["province_at"][rows]
     thresholds, ceiling = np.empty((n, K)), np.empty(len(group_county))
     levels, level_of = np.unique(level, return_inverse=True)
     for pl_ in np.unique(province * len(levels) + level_of).tolist():
@@ -742,8 +825,8 @@ def _plan_chunk(counties: list[tuple[int, int]]) -> list[dict[str, np.ndarray]]:
     # a facility added to a school is paid once: each of its sections carries its part
     _, key = np.unique(u.school[ii] * K + kk, return_inverse=True)
     total = np.bincount(key, weights=received)[key]
-    yuan = np.array([job["settings"][c]["yuan"] for c in job["province"][rows[ii]]]) if len(ii) else np.zeros((0, K))
-    paid = np.where(FACILITY[kk], plan.school_add[ii, kk] * received / total, received) * yuan[np.arange(len(ii)), kk]
+    yuan = np.array([job["settings"][c]["yuan"] for c in job["codes"]])[job["province_at"][rows[ii]], kk]
+    paid = np.where(FACILITY[kk], plan.school_add[ii, kk] * received / total, received) * yuan
     county = np.repeat(np.arange(len(counties)), [b - a for a, b in counties])[ii]
     columns = {"row": rows[ii], "k": kk, "received": received, "school_add": plan.school_add[ii, kk],
                "paid": paid, "reason": REASONS[plan.reason[ii, kk]], "proven": plan.proven_cheapest[county],
@@ -785,11 +868,15 @@ def unit_plan(con: duckdb.DuckDBPyConnection, year: int) -> pl.DataFrame:
     counties = [(a, b) for a, b in plan_cache.runs(county)
                 # a unit without a value: the county is not plannable (county_plan says so)
                 if not np.isnan(amounts[a:b]).any()]
+    codes = sorted(settings)
     job = {"school_id": frame["school_id"].to_numpy(),
            "school": frame["school_id"].rank("dense").to_numpy(),   # the same schools, as numbers: cheaper to group
            "level": frame["level"].to_numpy(), "students": frame["students"].to_numpy(),
            "share": frame["facility_share"].to_numpy().astype(float), "amounts": amounts,
-           "province": frame["province_code"].to_numpy(), "settings": settings, "facility": FACILITY}
+           "province": frame["province_code"].to_numpy(), "settings": settings, "facility": FACILITY,
+           # provinces as numbers (positions in ``codes``): cheaper to look up
+           "codes": codes, "province_at": frame["province_code"].replace_strict(
+               {c: i for i, c in enumerate(codes)}, return_dtype=pl.Int64).to_numpy()}
     # counties whose inputs are as the last run left them keep that run's plan
     keys = plan_cache.county_keys(job, counties)
     path = plan_cache.cache_path(con, year)
@@ -809,9 +896,7 @@ def unit_plan(con: duckdb.DuckDBPyConnection, year: int) -> pl.DataFrame:
     rows, kk = cat["row"], cat["k"]
     base = frame[rows]
     # per-province settings for each row, by position: (province, indicator) → index
-    codes = sorted(settings)
-    which = base["province_code"].replace_strict({c: i for i, c in enumerate(codes)}, return_dtype=pl.Int64)
-    pk = which.to_numpy() * K + kk
+    pk = job["province_at"][rows] * K + kk
 
     def by_row(name: str, dtype: pl.DataType) -> pl.Series:
         return pl.Series([v for c in codes for v in settings[c][name]], dtype=dtype).gather(pk)

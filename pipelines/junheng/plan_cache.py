@@ -94,7 +94,7 @@ class Known:
         return len(self._where) == len(keys) and all(k in self._where for k in keys)
 
     def piece(self, key: str, start: int) -> dict[str, np.ndarray]:
-        """The county's plan rows as ``_plan_slice`` returns them, its units starting at row ``start``."""
+        """The county's plan rows as ``plan._plan_chunk`` gives them, its units starting at row ``start``."""
         a, b = self._where[key]
         a += 1  # the first row of each key marks the county as planned, with or without rows
         return {"row": self._arrays["rel"][a:b] + start, **{f: self._arrays[f][a:b] for f in FIELDS}}
