@@ -531,13 +531,13 @@ def _settle(u: Units, groups: np.ndarray, opened: np.ndarray, indicators: np.nda
     choice settles (at most SETTLE_ROUNDS times); the cheapest choice evaluated is kept.
 
     ``opened`` are the open units (rows, grouped like ``groups``), ``indicators`` their options
-    (as :func:`_choices` gives them). Sets
-    their exemptions in ``exempt`` and returns, per group, how far below its cost the cheapest
-    choice can at most be (a lower bound: every candidate relaxed on every binding indicator at
+    (as :func:`_choices` gives them). Sets their exemptions in ``exempt`` and returns, per group,
+    how far below its cost the cheapest choice can at most be (a lower bound: every candidate relaxed on every binding indicator at
     once, each unit saving its most on the separable ones)."""
     member = u.group_of
     g_of = member[opened]
     first = np.concatenate(([0], np.flatnonzero(g_of[1:] != g_of[:-1]) + 1))   # each group's first open unit
+    sizes = np.diff(np.append(first, len(opened)))                              # and its number of them
     binding = np.zeros((len(u.ceiling), K), dtype=bool)
     binding[groups] = ~separable[groups]
     _, width, depth = indicators.shape
@@ -548,7 +548,7 @@ def _settle(u: Units, groups: np.ndarray, opened: np.ndarray, indicators: np.nda
     on_separable = (indicators >= 0) & separable[g3, k]
     saves = np.zeros((len(opened), width))
     for d in range(depth):
-        saves = saves + np.where(on_separable[:, :, d], saving[i3[:, :, 0], k[:, :, d]], 0.0)
+        saves = saves + np.where(on_separable[:, :, d], saving[opened[:, None], k[:, :, d]], 0.0)
     # each unit starts from the option it took on its own (options and exemptions as bit sets)
     bits = np.where(indicators >= 0, 1 << k, 0).sum(axis=2)
     picks = np.argmax(bits == (exempt[opened] * (1 << np.arange(K))).sum(axis=1)[:, None], axis=1)
@@ -574,14 +574,18 @@ def _settle(u: Units, groups: np.ndarray, opened: np.ndarray, indicators: np.nda
             total = total + np.where(binding[groups, k_], group_prices[groups, k_] * added[:, k_], 0.0)
         return total - np.add.reduceat(saved, first)
 
+    def mark(mask: np.ndarray, chosen: np.ndarray) -> None:
+        """Set in ``mask`` each open unit's indicators in ``chosen`` (its row of indicators, -1: none)."""
+        rows = np.broadcast_to(opened.reshape((-1,) + (1,) * (chosen.ndim - 1)), chosen.shape)
+        mask[rows[chosen >= 0], chosen[chosen >= 0]] = True
+
     def choose(p: np.ndarray) -> None:
         exempt[opened] = False
-        exempt[np.repeat(opened, depth)[indicators[np.arange(len(opened)), p].ravel() >= 0],
-               indicators[np.arange(len(opened)), p].ravel()[indicators[np.arange(len(opened)), p].ravel() >= 0]] = True
+        mark(exempt, indicators[np.arange(len(opened)), p])
 
     # the bound: every open unit relaxed on every binding indicator it can miss
     can = np.zeros_like(exempt)
-    can[np.repeat(opened, width * depth)[(indicators >= 0).ravel()], indicators.ravel()[(indicators >= 0).ravel()]] = True
+    mark(can, indicators)
     everywhere = np.ones(len(u.ceiling), dtype=bool)
     lowered = exempt | can
     lower = cost(lowered, levels(lowered, everywhere), np.where(valid, saves, -np.inf).max(axis=1))
@@ -603,7 +607,7 @@ def _settle(u: Units, groups: np.ndarray, opened: np.ndarray, indicators: np.nda
         if not moved.any():
             break
         active = moved
-        unit_moves = np.repeat(moved, np.diff(np.append(first, len(opened))))
+        unit_moves = np.repeat(moved, sizes)
         picks = np.where(unit_moves, new, picks)
         choose(picks)
         which = np.zeros(len(u.ceiling), dtype=bool)
@@ -611,7 +615,7 @@ def _settle(u: Units, groups: np.ndarray, opened: np.ndarray, indicators: np.nda
         level = np.where(which[:, None], levels(exempt, which), level)
         c = cost(exempt, level, saves[np.arange(len(opened)), picks])
         better = moved & (c < best_cost)
-        best = np.where(np.repeat(better, np.diff(np.append(first, len(opened)))), picks, best)
+        best = np.where(np.repeat(better, sizes), picks, best)
         best_cost = np.where(better, c, best_cost)
     choose(best)
     # costs leave out a constant (the same for every choice), so the bound travels as the
