@@ -7,6 +7,7 @@ school tables too: their rows travel as JSON, and the script draws them).
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 
@@ -97,28 +98,29 @@ def _is_number(text: str) -> bool:
         return False
 
 
-def _sort_value(value: str, display: str) -> str:
-    """The cell's ``data-v``: left out where sorting by the text shown gives the same order (the
-    page's script sorts by the text then), which is most cells of a county page."""
-    v = esc(value)
-    return f' data-v="{v}"' if v and v != display else ""
-
-
 def table(headers: list[str], rows: list[list[tuple[str, str, str]]], text_cols: int = 1, cls: str = "") -> str:
     """rows of (display, sort value, css class) cells. Words are left-aligned, numbers right: the
-    first ``text_cols`` columns always, any other column whose first sort value is not a number."""
+    first ``text_cols`` columns always, any other column whose first sort value is not a number.
+    A cell's ``data-v`` (its sort value) is left out where sorting by the text shown gives the
+    same order (the page's script sorts by the text then), which is most cells of a county page."""
     first = rows[0] if rows else []
     text = [i < text_cols or (i < len(first) and not _is_number(first[i][1])) for i in range(len(headers))]
     head = "".join(f'<th class="{"text" if text[i] else ""}">{h}</th>' for i, h in enumerate(headers))
     # in a table of cards (phones) each cell names its column
     labels = [f' data-label="{esc(re.sub(r"<[^>]+>", "", h))}"' if "cards" in cls else "" for h in headers]
-    classes = [" text" if t else "" for t in text]
-    body = "".join(
-        "<tr>" + "".join(f'<td class="{c}{classes[i]}"{labels[i]}{_sort_value(v, d)}>{d}</td>'
-                         for i, (d, v, c) in enumerate(r)) + "</tr>"
-        for r in rows)
+    # what follows a cell's own class in its opening tag, per column (a national run writes some
+    # two million cells: one loop, no call per cell but the escape)
+    after_class = [f'{" text" if t else ""}"{label}' for t, label in zip(text, labels)]
+    body = []
+    for r in rows:
+        body.append("<tr>")
+        for (d, v, c), after in zip(r, after_class, strict=True):
+            v = "" if v == "" else esc(v)
+            body.append(f'<td class="{c}{after} data-v="{v}">{d}</td>' if v and v != d
+                        else f'<td class="{c}{after}>{d}</td>')
+        body.append("</tr>")
     return (f'<div class="scroll"><table class="sortable {cls}"><thead><tr>{head}</tr></thead>'
-            f'<tbody>{body}</tbody></table></div>')
+            f'<tbody>{"".join(body)}</tbody></table></div>')
 
 
 def badge(status: str) -> str:
@@ -159,19 +161,39 @@ def item_gap(value, threshold, unit: str | None, op: str, verdict: str) -> str:
     return f"{word} {number(diff)} 个百分点" if unit == "%" else f"{word} {item_value(diff, unit, op)}"
 
 
+_AREA_ORDER = {a: k for k, a in enumerate(AREA_ZH)}
+_AREA_CELL = {a: (zh, str(k), "") for k, (a, zh) in enumerate(AREA_ZH.items())}
+_VERDICT_CELL = {v: (zh, v, {"pass": "pass", "fail": "fail"}.get(v, "missing")) for v, zh in VERDICT_ZH.items()}
+
+
+# The cells every county of a province shares (an item's name, its standard, where the standard
+# comes from): a national run's pages show some 260,000 items, written from a few thousand such cells.
+@functools.lru_cache(maxsize=4096)
+def _name_cell(name: str) -> tuple[str, str, str]:
+    return esc(name), name, ""
+
+
+@functools.lru_cache(maxsize=4096)
+def _standard_cell(threshold, unit: str | None, op: str) -> tuple[str, str, str]:
+    return esc(item_standard(threshold, unit, op)), "", ""
+
+
+@functools.lru_cache(maxsize=256)
+def _rule_cell(rule: str) -> tuple[str, str, str]:
+    return "国家标准" if rule == "national" else f"{esc(rule)}省级标准", rule, ""
+
+
 def items_table(items: list[dict]) -> str:
-    order = {a: k for k, a in enumerate(AREA_ZH)}
     rows = []
-    for r in sorted(items, key=lambda r: (order[r["area"]], r["item"])):
-        cls = {"pass": "pass", "fail": "fail"}.get(r["verdict"], "missing")
+    for r in sorted(items, key=lambda r: (_AREA_ORDER[r["area"]], r["item"])):
+        value, threshold, unit, op = r["value"], r["threshold"], r["unit"], r["op"]
         trend = TREND_ZH.get(r["trend_note"], "") + (f"，预计 {r['projected_pass_year']} 年达标"
                                                       if r["projected_pass_year"] else "")
-        rows.append([(AREA_ZH[r["area"]], str(order[r["area"]]), ""), (esc(r["item_name"]), r["item_name"], ""),
-                     (item_value(r["value"], r["unit"], r["op"]), "" if r["value"] is None else str(r["value"]), ""),
-                     (esc(item_standard(r["threshold"], r["unit"], r["op"])), "", ""),
-                     (esc(item_gap(r["value"], r["threshold"], r["unit"], r["op"], r["verdict"])), "", ""),
-                     ("国家标准" if r["rule"] == "national" else f"{esc(r['rule'])}省级标准", r["rule"], ""),
-                     (VERDICT_ZH[r["verdict"]], r["verdict"], cls), (esc(trend), r["trend_note"] or "", "")])
+        rows.append([_AREA_CELL[r["area"]], _name_cell(r["item_name"]),
+                     (item_value(value, unit, op), "" if value is None else str(value), ""),
+                     _standard_cell(threshold, unit, op),
+                     (esc(item_gap(value, threshold, unit, op, r["verdict"])), "", ""),
+                     _rule_cell(r["rule"]), _VERDICT_CELL[r["verdict"]], (esc(trend), r["trend_note"] or "", "")])
     return table(["方面", "项目", "现状", "标准", "差距", "标准来源", "判定", "趋势"], rows, text_cols=2, cls="cards")
 
 

@@ -5,6 +5,8 @@ dashboard page. Built from the published tables only; no item codes, numbers wri
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import attrgetter
+from typing import NamedTuple
 
 import polars as pl
 
@@ -96,62 +98,85 @@ def _adds_text(plan: dict) -> str:
     return "需增加：" + "、".join(parts) + "。" if parts else ""
 
 
-def _school_needs(plan_rows: list[dict]) -> list[SchoolNeed]:
+class PlanUnit(NamedTuple):
+    """One row of unit_plan, the columns a brief reads."""
+    school_id: str
+    school_name: str
+    level: str
+    indicator: str
+    reason: str
+    add_amount: float
+    add_unit: str
+    school_add_amount: float
+
+
+PLAN_COLUMNS = PlanUnit._fields
+_RESOURCE_ORDER = {r.indicator: k for k, r in enumerate(RESOURCES)}
+
+
+def _school_needs(plan: list[PlanUnit]) -> list[SchoolNeed]:
     """What each school adds, as it would report it: teachers per section, facilities once for the
-    whole school (a combined school's sections share them)."""
-    order = {r.indicator: k for k, r in enumerate(RESOURCES)}
-    schools: dict[tuple[str, str], list[dict]] = {}
-    for r in sorted(plan_rows, key=lambda r: (r["school_name"], r["school_id"])):
-        schools.setdefault((r["school_id"], r["school_name"]), []).append(r)
+    whole school (a combined school's sections share them). (Written for speed: a national run's
+    county pages list some 140,000 schools.)"""
+    schools: dict[tuple[str, str], list[PlanUnit]] = {}
+    for r in sorted(plan, key=attrgetter("school_name", "school_id")):
+        schools.setdefault((r.school_id, r.school_name), []).append(r)
     out = []
     for (_, name), rows in schools.items():
-        levels = [lv for lv in LEVEL_ZH if any(r["level"] == lv for r in rows)]
-        sections = {}
+        present = {r.level for r in rows}
+        levels = [lv for lv in LEVEL_ZH if lv in present]
+        sections: dict[str, list[PlanUnit]] = {}
         for r in rows:
-            sections.setdefault(r["indicator"], []).append(r)
+            sections.setdefault(r.indicator, []).append(r)
         parts = []
-        for indicator in sorted(sections, key=order.get):
-            res, group = RESOURCE[indicator], sorted(sections[indicator], key=lambda r: r["level"] != "primary")
+        for indicator in sorted(sections, key=_RESOURCE_ORDER.__getitem__) if len(sections) > 1 else sections:
+            res, group = RESOURCE[indicator], sections[indicator]
+            if len(group) > 1:   # the primary section first
+                group = sorted(group, key=lambda r: r.level != "primary")
             if res.facility:
                 shared = "（小学、初中共用）" if len(group) > 1 else ""
-                parts.append(f"{res.zh} {amount(group[0]['school_add_amount'], group[0]['add_unit'])}{shared}")
+                parts.append(f"{res.zh} {amount(group[0].school_add_amount, group[0].add_unit)}{shared}")
             else:
                 for r in group:
-                    prefix = LEVEL_ZH[r["level"]] if len(levels) > 1 else ""
-                    parts.append(f"{prefix}{res.zh} {amount(r['add_amount'], r['add_unit'])}")
+                    prefix = LEVEL_ZH[r.level] if len(levels) > 1 else ""
+                    parts.append(f"{prefix}{res.zh} {amount(r.add_amount, r.add_unit)}")
         out.append(SchoolNeed(name, "、".join(LEVEL_ZH[lv] for lv in levels), "、".join(parts)))
     return out
 
 
 def county_brief(card: dict, cv: list[dict], school_rule: list[bool | None], plan: dict | None,
-                 plan_rows: list[dict]) -> Brief:
+                 plan_units: dict[str, list]) -> Brief:
     """``card``: the county's scorecard row; ``cv``: its county_cv rows of the year;
     ``school_rule``: whether each of its units meets the school rule (school_indicators'
     meets_school_standard); ``plan``: its county_plan row (None when the resource part passes);
-    ``plan_rows``: its unit_plan rows. Rows as plain dicts: a county has tens of units, and this
-    runs for every county page."""
+    ``plan_units``: its unit_plan rows as columns ({column: values}, at least PLAN_COLUMNS). Rows
+    as plain Python values: a county has tens of units, and this runs for every county page."""
     name = f"{card['county_name']}（{card['county_code']}）"
     b = Brief(name, card["year"], "")
     if plan is None:
         b.headline = "资源配置已达标，无需新增资源。"
         return b
-    units = len(school_rule)
+    units = list(map(PlanUnit._make, zip(*(plan_units[c] for c in PLAN_COLUMNS))))
+    assessed = len(school_rule)
     short = sum(1 for meets in school_rule if meets is False)
     if short:
-        added = {(r["school_id"], r["level"]) for r in plan_rows if r["reason"] == "school_rule"}
+        added = {(u.school_id, u.level) for u in units if u.reason == "school_rule"}
         b.items.append(FailingItem(
             "每所学校七项指标至少6项达标、其余不低于标准的85%",
-            f"{units - short}/{units} 个评估单元达标", "全部达标", f"{short} 个单元未达标",
+            f"{assessed - short}/{assessed} 个评估单元达标", "全部达标", f"{short} 个单元未达标",
             f"方案为 {len(added)} 个单元补足差额。"))
     failing = sorted((r for r in cv if r["cv_meets"] is False),
                      key=lambda r: (r["level"], r["indicator"]))
+    fills: dict[tuple[str, str], list[PlanUnit]] = {}   # the units the plan fills for each CV
+    for u in units:
+        if u.reason == "cv":
+            fills.setdefault((u.level, u.indicator), []).append(u)
     for r in failing:
-        fill = [u for u in plan_rows
-                if u["level"] == r["level"] and u["indicator"] == r["indicator"] and u["reason"] == "cv"]
+        fill = fills.get((r["level"], r["indicator"]), [])
         res = RESOURCE[r["indicator"]]
         if fill:
-            total = sum(u["add_amount"] for u in fill)
-            how = (f"方案在 {len(fill)} 个较弱单元增加{res.zh}共 {amount(total, fill[0]['add_unit'])}，"
+            total = sum(u.add_amount for u in fill)
+            how = (f"方案在 {len(fill)} 个较弱单元增加{res.zh}共 {amount(total, fill[0].add_unit)}，"
                    f"把它们提到同一水平，使差异系数降到 {r['cv_threshold']:.2f} 以内。")
         else:
             how = "补足未达标学校后，差异系数即降到标准以内。"
@@ -175,7 +200,7 @@ def county_brief(card: dict, cv: list[dict], school_rule: list[bool | None], pla
     if plan["feasible"] and not plan["proven_cheapest"]:
         b.notes.append(f"说明：学校较多，未逐一比较所有组合；可以证明本方案的费用至多比最省方案高 "
                        f"{plan['cheapest_within']:.1%}（取整前）。")
-    b.schools = _school_needs(plan_rows)
+    b.schools = _school_needs(units)
     return b
 
 
@@ -210,4 +235,4 @@ def brief_from_published(out_dir, county_code: str, year: int | None = None) -> 
                         scan("school_indicators").filter(by_year).select("meets_school_standard").collect()
                         .to_series().to_list(),
                         plan.row(0, named=True) if plan.height else None,
-                        scan("unit_plan").filter(by_year).collect().to_dicts())
+                        scan("unit_plan").filter(by_year).collect().to_dict(as_series=False))
