@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import math
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 import numpy as np
@@ -16,7 +17,7 @@ from scipy.optimize import minimize
 from conftest import build_folder, one, school
 from junheng import steps, warehouse
 from junheng.contract import RESOURCES
-from junheng.plan import K, fill_costs, group_levels, solve_level, water_levels, weighted_cvs
+from junheng.plan import K, Units, fill_costs, group_levels, solve_levels, water_levels, weighted_cvs
 
 SAMPLE_CSV = Path(__file__).resolve().parents[1] / "data" / "sample" / "csv"
 
@@ -202,6 +203,26 @@ def _brute_force(students, amounts, thresholds, floor_share, ceiling, prices, mi
 
 THRESHOLDS = np.array([4.2, 1.0, 0.9, 4.5, 7.5, 2000.0, 2.3]) / np.array([r.per for r in RESOURCES])
 PRICES = np.array([1.2e6, 1.2e6, 1.2e6, 3500.0, 400.0, 1.0, 60000.0])
+
+
+class LevelPlan(NamedTuple):
+    cost: float
+    proven_cheapest: bool
+    filled: np.ndarray      # the units water-filled to bring a CV under its ceiling
+    gap_bound: float        # the cost is at most this share above the cheapest
+
+
+def solve_level(students, amounts, thresholds, *, floor_share, allowed_misses, ceiling, prices,
+                tolerance=1e-9) -> LevelPlan:
+    """The plan's solver (``solve_levels``) on the units of one county and level."""
+    n = len(students)
+    units = Units(school=np.arange(n), students=np.asarray(students), share=np.ones(n),
+                  amounts=np.asarray(amounts, dtype=float), thresholds=np.tile(thresholds, (n, 1)),
+                  prices=np.tile(prices, (n, 1)), steps=np.ones((n, K)), floor_share=np.full(n, floor_share),
+                  tolerance=np.full(n, tolerance), group_start=np.array([0, n]), ceiling=np.array([ceiling]),
+                  allowed_misses=np.array([allowed_misses]), county_start=np.array([0, 1]))
+    p = solve_levels(units)
+    return LevelPlan(float(p.cost[0]), bool(p.proven[0]), p.filled, float(p.gap[0]))
 
 
 def _small_counties(seed: int, trials: int):

@@ -246,35 +246,6 @@ class LevelPlans:
     gap: np.ndarray         # (G,) the cost is at most this share above the cheapest (0 when proven)
 
 
-@dataclass
-class LevelPlan:
-    """One county and level's continuous plan (:func:`solve_level`)."""
-
-    values: np.ndarray
-    cost: float
-    proven_cheapest: bool
-    filled: np.ndarray
-    gap_bound: float = 0.0
-
-
-def solve_level(students: np.ndarray, amounts: np.ndarray, thresholds: np.ndarray, *, floor_share: float,
-                allowed_misses: int, ceiling: float, prices: np.ndarray, tolerance: float = 1e-9) -> LevelPlan:
-    """The cheapest continuous plan for the units of one county and level.
-
-    ``amounts`` (n, K) are resource totals, ``thresholds`` (K,) per-student thresholds
-    (the indicator's threshold / per), ``prices`` (K,) yuan per unit of resource as weighed
-    for the choice.
-    """
-    n = len(students)
-    units = Units(school=np.arange(n), students=np.asarray(students), share=np.ones(n),
-                  amounts=np.asarray(amounts, dtype=float), thresholds=np.tile(thresholds, (n, 1)),
-                  prices=np.tile(prices, (n, 1)), steps=np.ones((n, K)), floor_share=np.full(n, floor_share),
-                  tolerance=np.full(n, tolerance), group_start=np.array([0, n]), ceiling=np.array([ceiling]),
-                  allowed_misses=np.array([allowed_misses]), county_start=np.array([0, 1]))
-    p = solve_levels(units)
-    return LevelPlan(p.values, float(p.cost[0]), bool(p.proven[0]), p.filled, float(p.gap[0]))
-
-
 def solve_levels(u: Units) -> LevelPlans:
     """The cheapest continuous plan of every group (county × level) of ``u``."""
     starts, member = u.starts, u.group_of
