@@ -30,7 +30,7 @@ from typing import Iterator
 import numpy as np
 import polars as pl
 
-from dashboards.pages import county_page, index_page, province_page
+from dashboards.pages import SchoolRule, county_page, index_page, province_page
 import junheng.contract as contract_module
 from junheng.brief import PLAN_COLUMNS
 from junheng.contract import CHECKPOINT_YEARS, INDICATORS
@@ -272,7 +272,7 @@ def _county_pages(pub: Published, dest: Path, pub_year: int, earlier: Earlier,
     earlier site's, and each one's key. ``inputs``: the tables and keys of _county_inputs, when
     already worked out for ``pub``."""
     tables, keys = inputs or _county_inputs(pub, pub_year)
-    thresholds, floor_share = _standards(pub)
+    thresholds, rules = _standards(pub)
     if provinces is not None:
         keys = {code: keys[code] for code, in tables["scorecard"].filter(pl.col("province_code").is_in(provinces))
                 .select("county_code").iter_rows()}
@@ -280,7 +280,7 @@ def _county_pages(pub: Published, dest: Path, pub_year: int, earlier: Earlier,
     for code, d in _county_rows(tables, to_write):
         province = d["scorecard"][0]["province_code"]
         _write(dest, f"county/{code}.html",
-               county_page(code, pub_year, d, thresholds.get(province, {}), floor_share[province]))
+               county_page(code, pub_year, d, thresholds.get(province, {}), rules[province]))
     return len(keys), len(keys) - len(to_write), keys
 
 
@@ -337,10 +337,12 @@ def _spans(frame: pl.DataFrame) -> dict[str, tuple[int, int]]:
     return {code: (start, n) for code, start, n in zip(counts.get_column("county_code"), starts, counts.get_column("len"))}
 
 
-def _standards(pub: Published) -> tuple[dict, dict]:
-    """Each province's thresholds ({(level, indicator): value}) and its 85% floor."""
+def _standards(pub: Published) -> tuple[dict, dict[str, SchoolRule]]:
+    """Each province's thresholds ({(level, indicator): value}) and its school rule (the floor, and
+    the tolerance the rule compares with)."""
     return (_thresholds(pub.thresholds),
-            dict(pub.thresholds.select("province_code", "floor_share").unique().iter_rows()))
+            {code: SchoolRule(floor, tolerance) for code, floor, tolerance in pub.thresholds.select(
+                "province_code", "floor_share", "relative_tolerance").unique().iter_rows()})
 
 
 # The columns a county page reads of its largest tables (with county_code, which shares
@@ -388,7 +390,7 @@ def _renderer() -> bytes:
 
 
 def _page_keys(tables: dict[str, pl.DataFrame], pub_year: int, thresholds: dict,
-               floor_share: dict) -> dict[str, str]:
+               rules: dict[str, SchoolRule]) -> dict[str, str]:
     """Each county page's key: a digest of everything it is made from (its rows of every table,
     in order, the year, its province's standards and the renderer). Equal keys, equal pages."""
     base = hashlib.blake2b(_renderer() + str(pub_year).encode()).digest()
@@ -396,7 +398,7 @@ def _page_keys(tables: dict[str, pl.DataFrame], pub_year: int, thresholds: dict,
     keys = {}
     for code, province in tables["scorecard"].select("county_code", "province_code").iter_rows():
         h = hashlib.blake2b(base, digest_size=16)
-        h.update(repr((province, sorted(thresholds.get(province, {}).items()), floor_share[province])).encode())
+        h.update(repr((province, sorted(thresholds.get(province, {}).items()), tuple(rules[province]))).encode())
         for name, by_county in rows.items():
             h.update(name.encode() + by_county.get(code, b""))
         keys[code] = h.hexdigest()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import html
 import re
+from typing import NamedTuple
 
 import orjson
 import polars as pl
@@ -252,7 +253,14 @@ def _missing_block(card: dict, items: list[dict]) -> str:
     return f"<div class='warning'><strong>{head}。缺少的数据及提供方：</strong><ul>{''.join(lines)}</ul></div>"
 
 
-def _school_table(schools: dict[str, list], thresholds: dict, floor_share: float) -> str:
+class SchoolRule(NamedTuple):
+    """A province's school rule as a page colours values by it (published in reference/indicator_thresholds)."""
+
+    floor_share: float       # the least share of its standard the one missed indicator may have (85%)
+    tolerance: float         # relative: a value this close under its standard meets it (binary rounding)
+
+
+def _school_table(schools: dict[str, list], thresholds: dict, rule: SchoolRule) -> str:
     """Every unit with its seven values (two decimals), coloured: at the standard, below it, below
     85% of it. The rows travel as JSON, drawn into the table by ``assets/dashboard.js`` (which
     makes the same comparisons as the school rule, on the same numbers): a national run's pages
@@ -263,7 +271,7 @@ def _school_table(schools: dict[str, list], thresholds: dict, floor_share: float
         "达标指标数", "学校达标"]
     codes = [i.code for i in INDICATORS]
     data = {
-        "levels": LEVEL_ZH, "kinds": KIND_ZH, "floor_share": floor_share,
+        "levels": LEVEL_ZH, "kinds": KIND_ZH, "floor_share": rule.floor_share, "tolerance": rule.tolerance,
         # per level, the seven standards in the columns' order (null: none set)
         "thresholds": {lv: [thresholds.get((lv, c)) for c in codes] for lv in LEVEL_ZH},
         "rows": list(zip(*(schools[c] for c in ("school_name", "level", "unit_kind", "students", *codes,
@@ -277,7 +285,7 @@ def _school_table(schools: dict[str, list], thresholds: dict, floor_share: float
             f'<script type="application/json" class="school-rows" data-target="school-table">{_json(data)}</script>')
 
 
-def county_page(code: str, pub_year: int, d: dict, thresholds: dict, floor_share: float) -> str:
+def county_page(code: str, pub_year: int, d: dict, thresholds: dict, rule: SchoolRule) -> str:
     """``d``: the county's rows of each published table (see dashboards.build), as plain dicts;
     its schools as columns (a list of values each)."""
     card = d["scorecard"][0]
@@ -318,7 +326,7 @@ def county_page(code: str, pub_year: int, d: dict, thresholds: dict, floor_share
                  "有多项未达标时，用左上角的菜单切换。</p>", div("positions", positions["layout"]["height"])]
     else:
         body.append("<p>14 项校际差异系数全部达标。</p>")
-    body += ["<h2>学校（评估单元）一览</h2>", RULE_EXPLAINED, _school_table(schools, thresholds, floor_share),
+    body += ["<h2>学校（评估单元）一览</h2>", RULE_EXPLAINED, _school_table(schools, thresholds, rule),
              "<h2>全部评估项目</h2>", items_table(items)]
     crumbs = [("首页", "index.html"), (card["province"], f"province/{card['province_code']}.html"),
               (card["county_name"], None)]

@@ -227,7 +227,7 @@ def _check_school_table(published: Path, code: str) -> int:
     standards = pl.read_parquet(published / "reference" / "indicator_thresholds.parquet").filter(
         pl.col("province_code") == code[:2])
     threshold = {(r["level"], r["indicator"]): r["threshold"] for r in standards.iter_rows(named=True)}
-    floor = standards["floor_share"][0]
+    floor, tolerance = standards["floor_share"][0], standards["relative_tolerance"][0]
     level_zh, kind_zh = {"primary": "小学", "junior": "初中"}, {"school": "学校", "section": "一贯制学校的学段",
                                                                     "teaching_point": "教学点"}
     expected = []
@@ -236,7 +236,7 @@ def _check_school_table(published: Path, code: str) -> int:
                  ("", f"{r['students']:,}")]
         for i in INDICATORS:
             v, t = r[i.code], threshold[(r["level"], i.code)]
-            cls = "pass" if v >= t * (1 - 1e-9) else "fail" if v >= floor * t * (1 - 1e-9) else "floor"
+            cls = "pass" if v >= t * (1 - tolerance) else "fail" if v >= floor * t * (1 - tolerance) else "floor"
             cells.append((cls, f"{v:,.2f}"))
         ok = r["meets_school_standard"]
         cells += [("", str(r["indicators_met"])), ("pass" if ok else "fail", "是" if ok else "否")]
@@ -247,6 +247,31 @@ def _check_school_table(published: Path, code: str) -> int:
         assert {c for row in expected for c, _ in row[4:11]} == {"pass", "fail", "floor"}   # all three seen
     return sum(Decimal(r[i.code]) * 100 % 1 == Decimal("0.5") for r in schools.iter_rows(named=True)
                for i in INDICATORS)
+
+
+@pytest.mark.skipif(chromium() is None and not os.environ.get("CI"), reason="chromium not installed")
+def test_the_school_table_compares_with_its_provinces_tolerance(published, tmp_path):
+    """A province may set its own tolerance (policy: resource.comparison.relative_tolerance); the
+    page colours each value with the one published for its province, as the school rule judges.
+    Here 江苏's is loosened to 5% in a copy of the publication and the pages built again."""
+    import shutil
+
+    from dashboards.build import build_dashboards
+
+    out = tmp_path / "out"
+    shutil.copytree(published, out, ignore=shutil.ignore_patterns("dashboards", "data_docs", "validation"))
+    reference = out / "reference" / "indicator_thresholds.parquet"
+    standards = pl.read_parquet(reference).with_columns(
+        relative_tolerance=pl.when(pl.col("province_code") == "32").then(0.05).otherwise(pl.col("relative_tolerance")))
+    standards.write_parquet(reference)
+    build_dashboards(out)
+    schools = read(out, "school_indicators").filter(pl.col("county_code") == "320121")
+    threshold = {(r["level"], r["indicator"]): r["threshold"] for r in standards.filter(
+        pl.col("province_code") == "32").iter_rows(named=True)}
+    within = sum(0.95 * threshold[(r["level"], i.code)] <= r[i.code] < threshold[(r["level"], i.code)]
+                 for r in schools.iter_rows(named=True) for i in INDICATORS)
+    assert within, "no value lies within 5% under its standard: the test would not test the tolerance"
+    _check_school_table(out, "320121")
 
 
 @pytest.mark.skipif(chromium() is None and not os.environ.get("CI"), reason="chromium not installed")
@@ -262,7 +287,7 @@ def test_names_holding_markup_are_shown_as_written(tmp_path):
     schools = {"school_name": names, "level": ["primary"] * 3, "unit_kind": ["school"] * 3,
                "students": [100, 200, 300], **{c: [5.0, 5.0, 5.0] for c in codes},
                "indicators_met": [7, 7, 7], "meets_school_standard": [True, True, True]}
-    html = pages.page("测试", 0, [("测试", None)], [pages._school_table(schools, {}, 0.85)], {})
+    html = pages.page("测试", 0, [("测试", None)], [pages._school_table(schools, {}, pages.SchoolRule(0.85, 1e-9))], {})
     assert "<!--" not in html.split("<main>", 1)[1]
     (tmp_path / "assets").mkdir()
     shutil.copy(Path(pages.__file__).parent / "assets" / "dashboard.js", tmp_path / "assets")

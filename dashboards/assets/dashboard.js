@@ -39,7 +39,7 @@
       for (var k = 0; k < thresholds.length; k++) {
         var v = r[4 + k], thr = thresholds[k];
         if (v === null || thr === null) { cell(row, '—', 'missing', ''); continue; }
-        var cls = v >= thr * (1 - 1e-9) ? 'pass' : (v >= d.floor_share * thr * (1 - 1e-9) ? 'fail' : 'floor');
+        var cls = v >= thr * (1 - d.tolerance) ? 'pass' : (v >= d.floor_share * thr * (1 - d.tolerance) ? 'fail' : 'floor');
         cell(row, decimals(v), cls, v);
       }
       var met = r[4 + thresholds.length], ok = r[5 + thresholds.length];

@@ -163,7 +163,7 @@ def publish_reference(con: duckdb.DuckDBPyConnection, out_dir: Path, assumptions
     ref = Path(out_dir) / "reference"
     thresholds = con.sql(
         "select t.province_code, t.level, t.indicator, t.threshold, t.threshold_rule, t.cv_threshold, "
-        "t.cv_threshold_rule, p.floor_share, p.floor_share * t.threshold as floor_value "
+        "t.cv_threshold_rule, p.floor_share, p.floor_share * t.threshold as floor_value, p.relative_tolerance "
         "from policy_level_thresholds t join policy_province p using (province_code) order by all").pl()
     costs = con.sql("select * exclude (resource, per, whole_at, facility) from policy_plan_costs order by all").pl()
     atomic_write_parquet(costs, ref / "plan_costs.parquet")
