@@ -139,3 +139,43 @@ def test_the_staged_rows_suite_checks_the_contracts_years():
                      if e["type"] == "expect_column_values_to_be_between" and e["kwargs"]["column"] == "year"]
     assert (year_range["kwargs"]["min_value"], year_range["kwargs"]["max_value"]) == (FIRST_YEAR, LAST_YEAR)
     assert f"{FIRST_YEAR}–{LAST_YEAR}" in year_range["zh"] and f"{FIRST_YEAR} and {LAST_YEAR}" in year_range["en"]
+
+
+def _between(suite: str) -> dict[str, tuple]:
+    """The error-severity ranges a suite holds on whole columns: column → (min, max)."""
+    return {e["kwargs"]["column"]: (e["kwargs"].get("min_value"), e["kwargs"].get("max_value"))
+            for e in validation.load_suite(suite)["expectations"]
+            if e["type"] == "expect_column_values_to_be_between" and e["severity"] == "error"
+            and "row_condition" not in e["kwargs"]}
+
+
+def _value_set(suite: str, column: str) -> set:
+    (values,) = [e["kwargs"]["value_set"] for e in validation.load_suite(suite)["expectations"]
+                 if e["type"] == "expect_column_values_to_be_in_set" and e["kwargs"]["column"] == column]
+    return set(values)
+
+
+def test_the_suites_ranges_and_vocabularies_are_the_contracts():
+    """What a suite checks of a contract column is what the contract says of it: a range it holds
+    for an input column has the contract's bounds, every column the contract bounds above has its
+    range in the suite, and the sets of school types, ownerships, locations and levels are the
+    contract's (the year range: test above)."""
+    from junheng.contract import COUNTY_COLUMNS, INDICATORS, LEVELS, LOCATIONS, OWNERSHIPS, SCHOOL_COLUMNS, SCHOOL_TYPES
+
+    for suite, columns in (("stg_schools", SCHOOL_COLUMNS), ("stg_counties", COUNTY_COLUMNS)):
+        ranges, contract = _between(suite), {c.name: c for c in columns if c.name != "year"}
+        assert set(ranges) - {"year"} <= set(contract), f"{suite}: a range on a column the contract lacks"
+        for name, (low, high) in ranges.items():
+            if name == "year":
+                continue
+            c = contract[name]
+            assert low is None or low == c.min_value, f"{suite}.{name}: lower bound {low}, contract {c.min_value}"
+            assert high is None or high == c.max_value, f"{suite}.{name}: upper bound {high}, contract {c.max_value}"
+        bounded = {c.name: (c.min_value, c.max_value) for c in contract.values() if c.max_value is not None}
+        assert {n: ranges.get(n) for n in bounded} == bounded, f"{suite}: a bounded contract column unchecked"
+    assert _value_set("stg_schools", "school_type") == set(SCHOOL_TYPES)
+    assert _value_set("raw_schools", "school_type") >= set(SCHOOL_TYPES)
+    assert _value_set("stg_schools", "ownership") == set(OWNERSHIPS)
+    assert _value_set("stg_schools", "location") == set(LOCATIONS)
+    assert _value_set("school_indicators", "level") == set(LEVELS)
+    assert _between("school_indicators")["indicators_met"] == (0, len(INDICATORS))
