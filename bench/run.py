@@ -11,8 +11,9 @@ hand them in), then:
   2. runs the compute core (units → indicators → school rule → CVs) in plain vectorised pandas
      (bench/pandas_baseline.py) on the same staged rows, checks it agrees, and prints the ratio;
   3. runs `junheng run` end to end (the command, in a process of its own), then again after one
-     province's file changed;
-  4. with --years N, runs N national years end to end.
+     province's file changed, and prints each run's time by Dagster's steps (from its run storage)
+     and outside them (start-up, imports, between runs);
+  4. with --years N, runs N national years end to end, timed the same way.
 """
 
 from __future__ import annotations
@@ -242,6 +243,47 @@ def junheng_run(inbox: Path, out: Path, db: Path, sampler: PeakSampler) -> tuple
     return seconds, sampler.peak
 
 
+# Dagster's steps of a `junheng run`, grouped as the README shows them
+STEP_GROUPS = (("reading and staging the files, with their checks", ("input_tables", "policy_tables",
+                                                                     "reference_parquet")),
+               ("the year runs (models, checks)", ("yearly_models",)),
+               ("roll-ups, Parquet, workbook, Data Docs, pages", ("all_years_models", "published_tables", "reports")))
+
+
+def dagster_steps(started: float) -> list[tuple[str, str | None, float]]:
+    """Dagster's own timings of the steps of the runs made since ``started`` (epoch seconds) in
+    the benchmark's Dagster home: (step, the year a year run assessed, seconds), in order."""
+    os.environ["DAGSTER_HOME"] = str(OUT / "dagster_home")   # the project's run storage reads it
+    from dagster import DagsterInstance
+
+    instance = DagsterInstance.get()
+    runs = [r for r in instance.get_runs(limit=100) if (instance.get_run_stats(r.run_id).start_time or 0) >= started]
+    steps = [(s.start_time, s.step_key, run.tags.get("dagster/partition"), s.end_time - s.start_time)
+             for run in runs for s in instance.get_run_step_stats(run.run_id)]
+    return [(key, year, seconds) for _, key, year, seconds in sorted(steps)]
+
+
+def step_rows(total: float, steps: list[tuple[str, str | None, float]]) -> list[tuple[str, float, None]]:
+    """A run's time by STEP_GROUPS, and outside any step (start-up and imports, between runs)."""
+    rows = []
+    for label, keys in STEP_GROUPS:
+        chosen = [seconds for key, _, seconds in steps if key in keys]
+        if "yearly_models" in keys and len(chosen) > 1:
+            label += f", {len(chosen)} runs of {min(chosen):.1f}–{max(chosen):.1f} s"
+        rows.append((f"  of which {label}", sum(chosen), None))
+    rows.append(("  of which outside the steps (start-up, imports, between runs)",
+                 total - sum(seconds for _, _, seconds in steps), None))
+    return rows
+
+
+def print_steps(started: float) -> list[tuple[str, str | None, float]]:
+    """Print, and return, the steps of the runs made since ``started`` (see dagster_steps)."""
+    steps = dagster_steps(started)
+    for key, year, seconds in steps:
+        print(f"{'  step ' + key + (f' {year}' if year else ''):48s} {seconds:8.2f}")
+    return steps
+
+
 def change_one_province(inbox: Path) -> Path:
     """A copy of the inbox where one province's file has one school's figure corrected."""
     import polars as pl
@@ -324,25 +366,32 @@ def main() -> int:
     # from nothing: no warehouse, so no plan kept from an earlier run, and no site to take pages from
     remove_warehouse(OUT / "dagster.duckdb")
     shutil.rmtree(OUT / "dagster-out", ignore_errors=True)
+    started = time.time()
     dag_s, dag_peak = junheng_run(inbox, OUT / "dagster-out", OUT / "dagster.duckdb", sampler)
     print(f"\n{'junheng run end to end (Dagster, checks, docs, dashboards)':48s} {dag_s:8.2f} {dag_peak:12.0f}")
+    dag_steps = print_steps(started)
     changed = change_one_province(inbox)
+    started = time.time()
     re_s, re_peak = junheng_run(changed, OUT / "dagster-out", OUT / "dagster.duckdb", sampler)
-    print(f"{'  rerun after one province file changed':48s} {re_s:8.2f} {re_peak:12.0f}")
+    print(f"{'rerun after one province file changed':48s} {re_s:8.2f} {re_peak:12.0f}")
+    print_steps(started)
     biggest = max((p for p in (ctx["published"] / "dashboards").rglob("*.html")), key=lambda p: p.stat().st_size)
     print(f"largest dashboard page: {biggest.relative_to(ctx['published'])} {biggest.stat().st_size / 1e6:.2f} MB")
 
     table += [("`junheng run` end to end (Dagster, checks, Data Docs, dashboards)", dag_s, dag_peak),
+              *step_rows(dag_s, dag_steps),
               ("rerun after one province's file changed (unchanged counties' plans and pages kept)", re_s, re_peak)]
     if args.years > 1:
         years = list(range(args.year - args.years + 1, args.year + 1))
         many = national_inbox(years, args.counties, args.schools)
         remove_warehouse(OUT / "many.duckdb")
         shutil.rmtree(OUT / "many-out", ignore_errors=True)
+        started = time.time()
         many_s, many_peak = junheng_run(many, OUT / "many-out", OUT / "many.duckdb", sampler)
         print(f"{f'{args.years} national years end to end':48s} {many_s:8.2f} {many_peak:12.0f}")
         table.append((f"{args.years} national years end to end ({args.years * ctx['staged'].height:,} records)",
                       many_s, many_peak))
+        table += step_rows(many_s, print_steps(started))
     print("\nThe README's table (bench/out/readme_table.md):")
     markdown = "\n".join(["| step | wall s | peak memory MB |", "|---|---:|---:|"] + [
         f"| {name} | {seconds:.1f} | {'' if peak is None else f'{peak:,.0f}'} |" for name, seconds, peak in table])
