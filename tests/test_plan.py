@@ -17,10 +17,14 @@ from scipy.optimize import minimize
 from conftest import build_folder, one, school
 from junheng import steps, warehouse
 from junheng.contract import RESOURCES
-from junheng.plan import K, Units, fill_costs, group_levels, solve_levels, water_levels, weighted_cvs
+from junheng.plan import K, Units, fill_costs, group_cvs, group_levels, solve_levels, water_levels
 
 SAMPLE_CSV = Path(__file__).resolve().parents[1] / "data" / "sample" / "csv"
 
+
+def weighted_cvs(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The plan's CV (``group_cvs``) of each row of per-student values over one group of units."""
+    return group_cvs(np.ascontiguousarray(values.T), weights.astype(float), np.array([0]))[0]
 
 def gap(con, school_id: str, indicator: str) -> tuple[float, float]:
     return one(con, f"select add_to_threshold, add_to_floor from unit_gaps where school_id = '{school_id}' "

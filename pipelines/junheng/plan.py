@@ -74,11 +74,6 @@ def group_cvs(values: np.ndarray, weights: np.ndarray, starts: np.ndarray) -> np
         return np.where(mean == 0, np.nan, spread / np.where(mean == 0, 1.0, mean))
 
 
-def weighted_cvs(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """The CV of each row of per-student values of one group of units (enrolments ``weights``)."""
-    return group_cvs(np.ascontiguousarray(values.T), weights.astype(float), np.array([0]))[0]
-
-
 def water_levels(bounds: np.ndarray, weights: np.ndarray, ceiling: float | np.ndarray) -> np.ndarray:
     """For each row of ``bounds``, the least common level L such that max(bounds, L) has a
     weighted CV ≤ ceiling; -inf where the bounds already pass.
