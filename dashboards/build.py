@@ -35,7 +35,7 @@ import junheng.contract as contract_module
 from junheng.brief import PLAN_COLUMNS
 from junheng.contract import CHECKPOINT_YEARS, INDICATORS
 from junheng.processes import leave_at_once_at_exit
-from junheng.publish import replaced_folder
+from junheng.publish import replaced_folder, require_publication
 
 ASSETS = Path(__file__).parent / "assets"
 DOWNLOADS = {  # published table → label; county-level tables nationally, school-level ones per province
@@ -139,11 +139,13 @@ def write_downloads(pub: Published, dest: Path, year: int) -> list[tuple[str, st
 
 
 def build_dashboards(out_dir: Path, dest: Path | None = None, run_time: str | None = None) -> dict:
-    """Write every page under ``dest`` (default ``out_dir/dashboards``) from the Parquet in ``out_dir``.
+    """Write every page under ``dest`` (default ``out_dir/dashboards``) from the Parquet in ``out_dir``
+    (PublicationError when it is not there, or not in this version's layout).
     A county page whose rows are those the site there was built from is taken from it as it is."""
     out_dir = Path(out_dir)
     final = Path(dest or out_dir / "dashboards")
     started = time.perf_counter()
+    require_publication(out_dir, _TABLES.values())  # PublicationError: which file lacks what
     pub = load_published(out_dir)
     pub_year = pub.year
     run_time = run_time or time.strftime("%Y-%m-%d %H:%M")

@@ -385,6 +385,54 @@ def test_junheng_plan_prints_the_county_plan_from_the_published_tables(published
     assert "999999" in err and "Traceback" not in err
 
 
+def test_an_old_or_partial_publication_is_named_file_by_file_not_a_traceback(published, tmp_path, capsys):
+    """The dashboards (or a county's plan) made alone read a publication an earlier run wrote. One
+    written by an older version lacks the columns added since, one cut short lacks files: each
+    reader says which file lacks what and what to do, from the command line and from Dagster
+    (the dashboards asset materialised alone), and writes nothing."""
+    import shutil
+
+    from dagster import DagsterInstance, materialize
+
+    from dashboards.build import build_dashboards
+    from junheng.assets import ALL_ASSETS
+    from junheng.cli import main
+    from junheng.paths import POLICY_DIR
+    from junheng.publish import PublicationError
+    from junheng.resources import JunhengSettings, WarehouseResource
+
+    out = tmp_path / "out"
+    shutil.copytree(published, out, ignore=shutil.ignore_patterns("dashboards", "data_docs", "validation"))
+    reference = out / "reference" / "indicator_thresholds.parquet"
+    pl.read_parquet(reference).drop("relative_tolerance").write_parquet(reference)   # as an older version wrote it
+    old_year = sorted((out / "school_indicators").glob("year=*/part-0.parquet"))[0]
+    pl.read_parquet(old_year).drop("lowest_share_of_threshold").write_parquet(old_year)
+    shutil.rmtree(out / "unit_plan")                                                 # a publication cut short
+
+    with pytest.raises(PublicationError) as caught:
+        build_dashboards(out)
+    message = str(caught.value)
+    assert "reference/indicator_thresholds.parquet：缺少列 / lacks relative_tolerance" in message
+    assert f"school_indicators/{old_year.parent.name}/part-0.parquet：缺少列 / lacks lowest_share_of_threshold" in message
+    assert "unit_plan：没有文件 / missing" in message
+    assert "county_cv" not in message and "junheng run" in message
+    assert not (out / "dashboards").exists()
+
+    code = read(published, "county_scorecard")["county_code"][0]
+    assert main(["plan", "--county", code, "--output", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "unit_plan：没有文件 / missing" in err and "relative_tolerance" in err and "Traceback" not in err
+
+    result = materialize(ALL_ASSETS, selection=["dashboards"], instance=DagsterInstance.ephemeral(),
+                         raise_on_error=False, resources={
+                             "warehouse_db": WarehouseResource(database=str(tmp_path / "unused.duckdb")),
+                             "settings": JunhengSettings(input_dir=str(tmp_path), output_dir=str(out),
+                                                         policy_dir=str(POLICY_DIR))})
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure).step_failure_data.user_failure_data
+    assert "unit_plan：没有文件 / missing" in failure.description and not (out / "dashboards").exists()
+
+
 def test_validation_results_carry_a_fingerprint_of_the_rows_validated(published):
     """Great Expectations' own pandas hash of every cell is switched off (it cost a quarter of a
     national validation); each kept result names its rows by a digest of their polars row hashes,

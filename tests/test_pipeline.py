@@ -8,7 +8,7 @@ import pytest
 from dagster import DagsterInstance
 
 from junheng.cli import RunFailed, run_pipeline
-from junheng.contract import INDICATOR_CODES, PUBLISHED
+from junheng.contract import INDICATOR_CODES, PUBLISHED, REFERENCE
 from junheng.paths import POLICY_DIR, SAMPLE_DIR
 
 
@@ -45,6 +45,22 @@ def test_sample_outputs_follow_the_contract(sample_run):
     assert set(cv.get_column("indicator")) == set(INDICATOR_CODES)
     assert set(cv.get_column("level")) == {"primary", "junior"}
     assert (out / "SCHEMA.md").read_text(encoding="utf-8").count("| `") >= sum(len(c) for c in PUBLISHED.values())
+
+
+def test_reference_files_follow_the_contract(sample_run):
+    """The policy tables beside the results have the contract's columns, in its order and types,
+    and SCHEMA.md lists each of them under its file."""
+    out, _ = sample_run
+    assert sorted(p.name for p in (out / "reference").glob("*.parquet")) == sorted(f"{t}.parquet" for t in REFERENCE)
+    schema = (out / "SCHEMA.md").read_text(encoding="utf-8")
+    for table, columns in REFERENCE.items():
+        frame = pl.read_parquet(out / "reference" / f"{table}.parquet")
+        assert frame.schema == pl.Schema({c.name: c.dtype for c in columns}), table
+        assert frame.height > 0
+        section = schema.split(f"## `reference/{table}`")[1].split("\n## ")[0]
+        assert [line.split("`")[1] for line in section.splitlines() if line.startswith("| `")] == [c.name for c in columns]
+    thresholds = pl.read_parquet(out / "reference" / "indicator_thresholds.parquet")
+    assert thresholds.filter(pl.col("floor_value") != pl.col("floor_share") * pl.col("threshold")).height == 0
 
 
 def test_sample_tells_a_story(sample_run):

@@ -427,8 +427,12 @@ def reports(context: AssetExecutionContext, warehouse_db: WarehouseResource, set
         yield MaterializeResult(asset_key="schema_document", metadata={"path": MetadataValue.path(str(out / "SCHEMA.md"))})
     if "dashboards" in selected:
         from dashboards.build import build_dashboards
+        from junheng.publish import PublicationError
 
-        result = build_dashboards(out)
+        try:
+            result = build_dashboards(out)
+        except PublicationError as exc:  # the dashboards alone, on an old or partial publication
+            raise Failure(description=str(exc)) from None
         index = out / "dashboards" / "index.html"
         yield MaterializeResult(
             asset_key="dashboards",

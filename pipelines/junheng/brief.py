@@ -208,18 +208,24 @@ class BriefError(LookupError):
     """The county or year is not in the published results (a message for the terminal)."""
 
 
+BRIEF_TABLES = ("county_scorecard", "county_cv", "school_indicators", "county_plan", "unit_plan")
+
+
 def brief_from_published(out_dir, county_code: str, year: int | None = None) -> Brief:
     """The brief of one county from the Parquet published in ``out_dir`` (latest year by default)."""
     from pathlib import Path
 
-    out_dir = Path(out_dir)
+    from junheng.publish import PublicationError, require_publication
 
-    def scan(table: str) -> pl.LazyFrame:
-        files = sorted((out_dir / table).glob("year=*/*.parquet"))
-        if not files:
-            raise BriefError(f"{out_dir} 中没有已发布的 {table}，请先运行 junheng run。"
-                             f" / no published {table} in {out_dir}: run `junheng run` first.")
-        return pl.scan_parquet(files).filter(pl.col("county_code") == county_code)
+    out_dir = Path(out_dir)
+    try:
+        require_publication(out_dir, BRIEF_TABLES)
+    except PublicationError as exc:
+        raise BriefError(str(exc)) from None
+
+    def scan(table: str) -> pl.LazyFrame:  # (each is there: require_publication)
+        return pl.scan_parquet(sorted((out_dir / table).glob("year=*/*.parquet"))).filter(
+            pl.col("county_code") == county_code)
 
     cards = scan("county_scorecard").collect()
     if cards.height == 0:

@@ -547,3 +547,56 @@ QUARANTINE_COLUMNS: tuple[OutColumn, ...] = (
     OutColumn("reason_zh", pl.String(), "what is wrong and what to do, in Chinese", "问题说明"),
     OutColumn("reason_en", pl.String(), "what is wrong and what to do, in English", "Problem (English)"),
 )
+
+
+# The policy in force, published beside the tables (reference/<name>.parquet, written whole by
+# every run): what the dashboards compare with and what a reader needs to check a verdict.
+REFERENCE: dict[str, tuple[OutColumn, ...]] = {
+    "indicator_thresholds": (
+        OutColumn("province_code", pl.String(), "2-digit province code", "省级代码"),
+        OutColumn("level", pl.String(), "primary | junior", "学段"),
+        OutColumn("indicator", pl.String(), "indicator code", "指标代码"),
+        OutColumn("threshold", pl.Float64(), "the standard a unit's value is compared with", "指标标准"),
+        OutColumn("threshold_rule", pl.String(), "rule that set threshold: national or the province", "标准来源"),
+        OutColumn("cv_threshold", pl.Float64(), "the county CV ceiling at this level", "差异系数标准"),
+        OutColumn("cv_threshold_rule", pl.String(), "rule that set cv_threshold: national or the province",
+                  "差异系数标准来源"),
+        OutColumn("floor_share", pl.Float64(), "the school rule's floor as a share of the threshold (0.85)",
+                  "最低达标比例"),
+        OutColumn("floor_value", pl.Float64(), "floor_share × threshold: no indicator of a passing unit is below it",
+                  "最低值"),
+        OutColumn("relative_tolerance", pl.Float64(),
+                  "relative tolerance of ≥ and ≤ against a standard, so that a value equal to it in decimal "
+                  "is not failed by binary rounding",
+                  "比较容差"),
+    ),
+    "milestones": (
+        OutColumn("jurisdiction", pl.String(), "2-digit province code, or national", "范围（省级代码或全国）"),
+        OutColumn("year", pl.Int32(), "target year; null for a target without a year", "目标年份"),
+        OutColumn("kind", pl.String(), "share_of_counties | share_of_schools | qualitative", "目标类型"),
+        OutColumn("target_share", pl.Float64(), "target as a share 0-1; null for a qualitative target", "目标比例"),
+        OutColumn("target_words", pl.String(), "the words of the text where it gives no number (绝大多数)", "原文表述"),
+        OutColumn("target_is_assumption", pl.Boolean(), "target_share is read into words that give no number",
+                  "目标比例为假设"),
+        OutColumn("text", pl.String(), "the target as the document states it", "目标原文"),
+        OutColumn("source", pl.String(), "the document", "文件出处"),
+    ),
+    "plan_costs": (
+        OutColumn("province_code", pl.String(), "2-digit province code", "省级代码"),
+        OutColumn("indicator", pl.String(), "indicator code the addition raises", "指标代码"),
+        OutColumn("add_unit_zh", pl.String(), "unit of an addition, in Chinese (名, 平方米, 元, 间)", "新增单位"),
+        OutColumn("add_unit", pl.String(), "unit of an addition (teachers, m², yuan, rooms)", "新增单位（英文）"),
+        OutColumn("step", pl.Float64(), "additions are made in whole steps of this size", "最小新增量"),
+        OutColumn("cost_key", pl.String(), "code of the unit cost in the policy file", "单位成本代码"),
+        OutColumn("cost_name", pl.String(), "name of the unit cost", "单位成本名称"),
+        OutColumn("yuan_per_unit", pl.Float64(), "cost of one add_unit, yuan", "单位成本（元）"),
+        OutColumn("cost_kind", pl.String(), "capital (one-off) | recurring_per_year", "成本类型"),
+        OutColumn("cost_source", pl.String(), "where the figure comes from, or why it is assumed", "成本依据"),
+        OutColumn("cost_assumption", pl.Boolean(), "the figure is an assumption to replace with a local one",
+                  "成本为假设值"),
+        OutColumn("cost_rule", pl.String(), "rule that set yuan_per_unit: national or the province", "成本来源"),
+        OutColumn("recurring_years_for_choice", pl.Float64(),
+                  "years of a recurring cost counted when the plan weighs it against a one-off one",
+                  "比较方案时经常性支出计算年数"),
+    ),
+}

@@ -11,19 +11,13 @@ from pathlib import Path
 
 import polars as pl
 
+from junheng.contract import REFERENCE
 from junheng.paths import POLICY_DIR
 
 NATIONAL = "national"
-MILESTONE_SCHEMA = {
-    "jurisdiction": pl.String,   # 2-digit province code or "national"
-    "year": pl.Int32,            # null for ongoing targets
-    "kind": pl.String,
-    "target_share": pl.Float64,  # 0-1; null for qualitative targets
-    "target_words": pl.String,
-    "target_is_assumption": pl.Boolean,
-    "text": pl.String,
-    "source": pl.String,
-}
+# the published reference table's columns (year null for ongoing targets, target_share 0-1 and
+# null for qualitative ones)
+MILESTONE_SCHEMA = {c.name: c.dtype for c in REFERENCE["milestones"]}
 
 
 def load_milestones(policy_dir: Path | str | None = None) -> tuple[pl.DataFrame, dict]:

@@ -14,12 +14,12 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import duckdb
 import polars as pl
 
-from junheng.contract import COUNTY_COLUMNS, PUBLISHED, QUARANTINE_COLUMNS, SCHOOL_COLUMNS
+from junheng.contract import COUNTY_COLUMNS, PUBLISHED, QUARANTINE_COLUMNS, REFERENCE, SCHOOL_COLUMNS, OutColumn
 from junheng.models import PUBLISHED_KEYS
 from junheng.warehouse import sql_literal
 
@@ -85,8 +85,18 @@ def atomic_write_parquet(frame: pl.DataFrame, path: Path) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
+PARTITION_FILE = "part-0.parquet"   # <table>/year=YYYY/part-0.parquet
+
+
 def partition_path(out_dir: Path, table: str, year: int) -> Path:
-    return Path(out_dir) / table / f"year={int(year)}" / "part-0.parquet"
+    return Path(out_dir) / table / f"year={int(year)}" / PARTITION_FILE
+
+
+def _require_columns(table: str, present: set[str], columns: tuple[OutColumn, ...]) -> None:
+    """A published file has every column of its contract (and only those are written)."""
+    missing = [c.name for c in columns if c.name not in present]
+    if missing:
+        raise KeyError(f"published table {table} lacks contract columns: {missing}")
 
 
 _SQL_TYPES = {pl.String(): "varchar", pl.Int32(): "integer", pl.Int64(): "bigint", pl.Float64(): "double",
@@ -98,10 +108,7 @@ def publish_year(con: duckdb.DuckDBPyConnection, table: str, year: int, out_dir:
     columns in its order and types, rows in key order (so the same rows give the same bytes),
     written by DuckDB straight from the warehouse (zstd)."""
     columns = PUBLISHED[table]
-    present = {r[0] for r in con.sql(f"describe {table}").fetchall()}
-    missing = [c.name for c in columns if c.name not in present]
-    if missing:
-        raise KeyError(f"published table lacks contract columns: {missing}")
+    _require_columns(table, {r[0] for r in con.sql(f"describe {table}").fetchall()}, columns)
     select = ", ".join(f'"{c.name}"::{_SQL_TYPES[c.dtype]} as "{c.name}"' for c in columns)
     keys = ", ".join(PUBLISHED_KEYS[table])
     path = partition_path(out_dir, table, year)
@@ -109,6 +116,58 @@ def publish_year(con: duckdb.DuckDBPyConnection, table: str, year: int, out_dir:
         rows = con.execute(f"copy (select {select} from {table} where year = {int(year)} order by {keys}) "
                            f"to {sql_literal(tmp)} (format parquet, compression zstd)").fetchall()[0][0]
     return path, rows
+
+
+REFERENCE_DIR = "reference"
+ASSUMPTIONS_FILE = "assumptions.json"
+
+
+class PublicationError(RuntimeError):
+    """The published folder is not what this version writes: nothing published yet, or files
+    an older version wrote (a column added since is missing). The message is for the terminal."""
+
+
+def publication_problems(out_dir: Path, tables: Iterable[str] = tuple(PUBLISHED)) -> list[str]:
+    """What in ``out_dir`` a reader of ``tables`` and the reference tables would miss: a table
+    without any year's file, a file without a column of its contract, a reference file absent.
+    Only the files' schemas are read."""
+    out_dir = Path(out_dir)
+    expected = [(t, sorted((out_dir / t).glob(f"year=*/{PARTITION_FILE}")), PUBLISHED[t]) for t in tables]
+    expected += [(f"{REFERENCE_DIR}/{name}.parquet", [out_dir / REFERENCE_DIR / f"{name}.parquet"], columns)
+                 for name, columns in REFERENCE.items()]
+    problems = []
+    for label, files, columns in expected:
+        files = [f for f in files if f.is_file()]
+        if not files:
+            problems.append(f"{label}：没有文件 / missing")
+        for f in files:
+            present = pl.read_parquet_schema(f)
+            missing = [c.name for c in columns if c.name not in present]
+            if missing:
+                problems.append(f"{f.relative_to(out_dir)}：缺少列 / lacks {', '.join(missing)}")
+    if not (out_dir / REFERENCE_DIR / ASSUMPTIONS_FILE).is_file():
+        problems.append(f"{REFERENCE_DIR}/{ASSUMPTIONS_FILE}：没有文件 / missing")
+    return problems
+
+
+LISTED = 12   # problems a PublicationError names (a decade of old files would list a hundred)
+
+
+def require_publication(out_dir: Path, tables: Iterable[str] = tuple(PUBLISHED)) -> None:
+    """Raise PublicationError, naming each file and column, unless ``out_dir`` holds what a
+    reader of ``tables`` needs in this version's layout."""
+    problems = publication_problems(out_dir, tables)
+    if problems:
+        listed = "\n".join(f"  - {p}" for p in problems[:LISTED])
+        if len(problems) > LISTED:
+            listed += f"\n  …（另有 {len(problems) - LISTED} 处 / {len(problems) - LISTED} more）"
+        raise PublicationError(
+            f"{out_dir} 中的发布结果不完整，或由旧版本写出，与本版本的数据规范不符：\n{listed}\n"
+            "请用各学年的文件重新运行 junheng run（在 Dagster 界面中：物化 publish 组的全部资产），"
+            "或移走上列旧文件后再试。"
+            f"\n / The results published in {out_dir} are incomplete, or were written by an older version and "
+            "do not follow this version's contract (above). Run `junheng run` again with every year's files "
+            "(in Dagster: materialise the whole publish group), or move the files listed away, then retry.")
 
 
 _REQUIRED_WORDS = {
@@ -143,10 +202,23 @@ def schema_doc() -> str:
               "Parquet, zstd, one folder per table, partitioned by year: `<table>/year=YYYY/part-0.parquet`.",
               "Key columns hold codes; Chinese labels are in `*_name` columns.", ""]
     for table, columns in {**PUBLISHED, "quarantine (quarantine_report.xlsx)": QUARANTINE_COLUMNS}.items():
-        lines += [f"## `{table}`", "", "| column | type | description | 说明 |", "|---|---|---|---|"]
-        lines += [f"| `{c.name}` | {c.dtype} | {c.en} | {c.zh} |" for c in columns]
-        lines.append("")
+        lines += _columns_section(f"## `{table}`", columns)
+    lines += ["# Reference tables / 政策参照表", "",
+              "The policy in force for the provinces of the run, written whole by every run: "
+              "`reference/<table>.parquet` (zstd), with `reference/assumptions.json`.", ""]
+    for table, columns in REFERENCE.items():
+        lines += _columns_section(f"## `reference/{table}`", columns)
     return "\n".join(lines)
+
+
+def _columns_section(title: str, columns: tuple[OutColumn, ...]) -> list[str]:
+    return [title, "", "| column | type | description | 说明 |", "|---|---|---|---|",
+            *[f"| `{c.name}` | {c.dtype} | {_cell(c.en)} | {_cell(c.zh)} |" for c in columns], ""]
+
+
+def _cell(text: str) -> str:
+    """Text in a Markdown table cell: a bare | would end the cell ("primary | junior")."""
+    return text.replace("|", "\\|")
 
 
 def write_schema_doc(path: Path) -> None:
@@ -158,18 +230,23 @@ def write_json(path: Path, payload: dict) -> None:
 
 
 def publish_reference(con: duckdb.DuckDBPyConnection, out_dir: Path, assumptions: dict) -> list[Path]:
-    """The policy behind the numbers, for readers and the dashboards: indicator thresholds and
-    CV ceilings per province, milestones, and the assumptions in force."""
-    ref = Path(out_dir) / "reference"
-    thresholds = con.sql(
-        "select t.province_code, t.level, t.indicator, t.threshold, t.threshold_rule, t.cv_threshold, "
-        "t.cv_threshold_rule, p.floor_share, p.floor_share * t.threshold as floor_value, p.relative_tolerance "
-        "from policy_level_thresholds t join policy_province p using (province_code) order by all").pl()
-    costs = con.sql("select * exclude (resource, per, whole_at, facility) from policy_plan_costs order by all").pl()
-    atomic_write_parquet(costs, ref / "plan_costs.parquet")
-    milestones = con.sql("select * from policy_milestones order by jurisdiction, year nulls last, kind").pl()
-    atomic_write_parquet(thresholds, ref / "indicator_thresholds.parquet")
-    atomic_write_parquet(milestones, ref / "milestones.parquet")
-    write_json(ref / "assumptions.json", assumptions)
-    return [ref / "indicator_thresholds.parquet", ref / "milestones.parquet", ref / "plan_costs.parquet",
-            ref / "assumptions.json"]
+    """The policy behind the numbers, for readers and the dashboards (``REFERENCE`` in the
+    contract): indicator thresholds and CV ceilings per province, milestones, the plan's unit
+    costs, and the assumptions in force."""
+    ref = Path(out_dir) / REFERENCE_DIR
+    queries = {
+        "indicator_thresholds":
+            "select t.province_code, t.level, t.indicator, t.threshold, t.threshold_rule, t.cv_threshold, "
+            "t.cv_threshold_rule, p.floor_share, p.floor_share * t.threshold as floor_value, p.relative_tolerance "
+            "from policy_level_thresholds t join policy_province p using (province_code) order by all",
+        "milestones": "select * from policy_milestones order by jurisdiction, year nulls last, kind",
+        "plan_costs": "select * exclude (resource, per, whole_at, facility) from policy_plan_costs order by all",
+    }
+    paths = []
+    for name, columns in REFERENCE.items():
+        frame = con.sql(queries[name]).pl()
+        _require_columns(name, set(frame.columns), columns)
+        paths.append(ref / f"{name}.parquet")
+        atomic_write_parquet(frame.select([pl.col(c.name).cast(c.dtype) for c in columns]), paths[-1])
+    write_json(ref / ASSUMPTIONS_FILE, assumptions)
+    return [*paths, ref / ASSUMPTIONS_FILE]
