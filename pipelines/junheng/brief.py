@@ -205,7 +205,8 @@ def county_brief(card: dict, cv: list[dict], school_rule: list[bool | None], pla
 
 
 class BriefError(LookupError):
-    """The county or year is not in the published results (a message for the terminal)."""
+    """The county or year is not in the published results, or those are not in this version's
+    layout (a message for the terminal)."""
 
 
 BRIEF_TABLES = ("county_scorecard", "county_cv", "school_indicators", "county_plan", "unit_plan")
