@@ -35,7 +35,7 @@ import junheng.contract as contract_module
 from junheng.brief import PLAN_COLUMNS
 from junheng.contract import CHECKPOINT_YEARS, INDICATORS
 from junheng.processes import leave_at_once_at_exit
-from junheng.publish import replaced_folder, require_publication
+from junheng.publish import assumptions_path, reference_path, replaced_folder, require_publication
 
 ASSETS = Path(__file__).parent / "assets"
 DOWNLOADS = {  # published table → label; county-level tables nationally, school-level ones per province
@@ -87,7 +87,7 @@ _PUBLICATION_YEAR_ONLY = {"schools", "items", "county_plan", "unit_plan"}
 def load_published(out_dir: Path, provinces: list[str] | None = None) -> Published:
     """The published tables (see _PUBLICATION_YEAR_ONLY); with ``provinces``, only those provinces' rows."""
     out_dir = Path(out_dir)
-    meta = json.loads((out_dir / "reference" / "assumptions.json").read_text(encoding="utf-8"))
+    meta = json.loads(assumptions_path(out_dir).read_text(encoding="utf-8"))
     pub_year = (pl.scan_parquet(out_dir / _TABLES["scorecard"] / "**" / "*.parquet")
                 .select(pl.col("year").max()).collect().item())
 
@@ -101,8 +101,8 @@ def load_published(out_dir: Path, provinces: list[str] | None = None) -> Publish
         year=pub_year,
         **{field: read(out_dir / table / "**" / "*.parquet", field in _PUBLICATION_YEAR_ONLY)
            for field, table in _TABLES.items()},
-        milestones=read(out_dir / "reference" / "milestones.parquet"),
-        thresholds=read(out_dir / "reference" / "indicator_thresholds.parquet"), assumptions=meta,
+        milestones=read(reference_path(out_dir, "milestones")),
+        thresholds=read(reference_path(out_dir, "indicator_thresholds")), assumptions=meta,
     )
 
 

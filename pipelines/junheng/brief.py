@@ -216,7 +216,7 @@ def brief_from_published(out_dir, county_code: str, year: int | None = None) -> 
     """The brief of one county from the Parquet published in ``out_dir`` (latest year by default)."""
     from pathlib import Path
 
-    from junheng.publish import PublicationError, require_publication
+    from junheng.publish import PublicationError, partition_files, require_publication
 
     out_dir = Path(out_dir)
     try:
@@ -225,8 +225,7 @@ def brief_from_published(out_dir, county_code: str, year: int | None = None) -> 
         raise BriefError(str(exc)) from None
 
     def scan(table: str) -> pl.LazyFrame:  # (each is there: require_publication)
-        return pl.scan_parquet(sorted((out_dir / table).glob("year=*/*.parquet"))).filter(
-            pl.col("county_code") == county_code)
+        return pl.scan_parquet(partition_files(out_dir, table)).filter(pl.col("county_code") == county_code)
 
     cards = scan("county_scorecard").collect()
     if cards.height == 0:

@@ -92,9 +92,33 @@ def partition_path(out_dir: Path, table: str, year: int) -> Path:
     return Path(out_dir) / table / f"year={int(year)}" / PARTITION_FILE
 
 
+def partition_files(out_dir: Path, table: str) -> list[Path]:
+    """Every year's file of a published table in ``out_dir``, in year order."""
+    return sorted((Path(out_dir) / table).glob(f"year=*/{PARTITION_FILE}"))
+
+
+REFERENCE_DIR = "reference"
+ASSUMPTIONS_FILE = "assumptions.json"
+
+
+def reference_path(out_dir: Path, name: str) -> Path:
+    """A reference table's file (``name``: a table of contract.REFERENCE)."""
+    return Path(out_dir) / REFERENCE_DIR / f"{name}.parquet"
+
+
+def assumptions_path(out_dir: Path) -> Path:
+    """The assumptions in force, beside the reference tables."""
+    return Path(out_dir) / REFERENCE_DIR / ASSUMPTIONS_FILE
+
+
+def _missing_columns(columns: tuple[OutColumn, ...], present) -> list[str]:
+    """The contract's columns a table or file lacks (``present``: the names it has)."""
+    return [c.name for c in columns if c.name not in present]
+
+
 def _require_columns(table: str, present: set[str], columns: tuple[OutColumn, ...]) -> None:
     """A published file has every column of its contract (and only those are written)."""
-    missing = [c.name for c in columns if c.name not in present]
+    missing = _missing_columns(columns, present)
     if missing:
         raise KeyError(f"published table {table} lacks contract columns: {missing}")
 
@@ -118,10 +142,6 @@ def publish_year(con: duckdb.DuckDBPyConnection, table: str, year: int, out_dir:
     return path, rows
 
 
-REFERENCE_DIR = "reference"
-ASSUMPTIONS_FILE = "assumptions.json"
-
-
 class PublicationError(RuntimeError):
     """The published folder is not what this version writes: nothing published yet, or files
     an older version wrote (a column added since is missing). The message is for the terminal."""
@@ -132,21 +152,21 @@ def publication_problems(out_dir: Path, tables: Iterable[str] = tuple(PUBLISHED)
     without any year's file, a file without a column of its contract, a reference file absent.
     Only the files' schemas are read."""
     out_dir = Path(out_dir)
-    expected = [(t, sorted((out_dir / t).glob(f"year=*/{PARTITION_FILE}")), PUBLISHED[t]) for t in tables]
-    expected += [(f"{REFERENCE_DIR}/{name}.parquet", [out_dir / REFERENCE_DIR / f"{name}.parquet"], columns)
-                 for name, columns in REFERENCE.items()]
+    expected = [(t, partition_files(out_dir, t), PUBLISHED[t]) for t in tables]
+    for name, columns in REFERENCE.items():
+        path = reference_path(out_dir, name)
+        expected.append((str(path.relative_to(out_dir)), [path], columns))
     problems = []
     for label, files, columns in expected:
         files = [f for f in files if f.is_file()]
         if not files:
             problems.append(f"{label}：没有文件 / missing")
         for f in files:
-            present = pl.read_parquet_schema(f)
-            missing = [c.name for c in columns if c.name not in present]
+            missing = _missing_columns(columns, pl.read_parquet_schema(f))
             if missing:
                 problems.append(f"{f.relative_to(out_dir)}：缺少列 / lacks {', '.join(missing)}")
-    if not (out_dir / REFERENCE_DIR / ASSUMPTIONS_FILE).is_file():
-        problems.append(f"{REFERENCE_DIR}/{ASSUMPTIONS_FILE}：没有文件 / missing")
+    if not assumptions_path(out_dir).is_file():
+        problems.append(f"{assumptions_path(out_dir).relative_to(out_dir)}：没有文件 / missing")
     return problems
 
 
@@ -233,7 +253,6 @@ def publish_reference(con: duckdb.DuckDBPyConnection, out_dir: Path, assumptions
     """The policy behind the numbers, for readers and the dashboards (``REFERENCE`` in the
     contract): indicator thresholds and CV ceilings per province, milestones, the plan's unit
     costs, and the assumptions in force."""
-    ref = Path(out_dir) / REFERENCE_DIR
     queries = {
         "indicator_thresholds":
             "select t.province_code, t.level, t.indicator, t.threshold, t.threshold_rule, t.cv_threshold, "
@@ -246,7 +265,8 @@ def publish_reference(con: duckdb.DuckDBPyConnection, out_dir: Path, assumptions
     for name, columns in REFERENCE.items():
         frame = con.sql(queries[name]).pl()
         _require_columns(name, set(frame.columns), columns)
-        paths.append(ref / f"{name}.parquet")
+        paths.append(reference_path(out_dir, name))
         atomic_write_parquet(frame.select([pl.col(c.name).cast(c.dtype) for c in columns]), paths[-1])
-    write_json(ref / ASSUMPTIONS_FILE, assumptions)
-    return [*paths, ref / ASSUMPTIONS_FILE]
+    paths.append(assumptions_path(out_dir))
+    write_json(paths[-1], assumptions)
+    return paths
