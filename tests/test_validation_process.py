@@ -178,3 +178,35 @@ def test_the_suites_ranges_and_vocabularies_are_the_contracts():
     assert _value_set("stg_schools", "location") == set(LOCATIONS)
     assert _value_set("school_indicators", "level") == set(LEVELS)
     assert _between("school_indicators")["indicators_met"] == (0, len(INDICATORS))
+
+
+def test_only_the_failing_expectations_are_asked_for_their_rows(assess, tmp_path):
+    """Each expectation is first asked only whether it holds; the failing ones are asked again in
+    full. The report and the result kept for the Data Docs carry each failing expectation's count
+    and rows (counted here with polars), a passing one's result its verdict alone."""
+    import json
+
+    import polars as pl
+
+    con = assess([school(f"10000000{i:02d}", primary=300 + 10 * i) for i in range(12)])
+    table = validation.TableRows.of(con, "stg_schools")
+    frame = warehouse.read_stored(table.stored, table.columns)
+    frame = frame.with_columns(primary_students=pl.when(pl.int_range(pl.len()) % 5 == 1).then(-7)
+                               .otherwise(pl.col("primary_students")))
+    negative = frame.with_row_index().filter(pl.col("primary_students") < 0)
+    suite = validation.load_suite("stg_schools")
+    report = validation.validate_frame(frame, suite, tmp_path)
+
+    failing = [f for f in report.failures if f.en == "primary_students is not negative"]
+    assert len(failing) == 1 and failing[0].unexpected_count == negative.height == 3
+    assert [r["school_id"] for r in failing[0].rows] == negative["school_id"].to_list()
+
+    kept = json.loads((tmp_path / "stg_schools.json").read_text(encoding="utf-8"))["result"]
+    results = {(r["expectation_config"]["type"], r["expectation_config"]["meta"]["en"]): r for r in kept["results"]}
+    assert len(results) == report.evaluated == kept["statistics"]["evaluated_expectations"]
+    full = results[("expect_column_values_to_be_between", "primary_students is not negative")]
+    assert not full["success"] and full["result"]["unexpected_count"] == 3
+    assert full["result"]["unexpected_index_list"] == negative["index"].to_list()
+    failed = {(f.expectation, f.en) for f in report.failures}
+    assert kept["statistics"]["unsuccessful_expectations"] == len(failed)
+    assert all(r["result"] == {} for key, r in results.items() if key not in failed)
