@@ -187,7 +187,7 @@ def validate_frame(frame: pl.DataFrame, suite: dict, results_dir: Path | None = 
         pandas_frame = frame.to_pandas()
         result = checkpoint.run(batch_parameters={"dataframe": pandas_frame})
         (key, run), = result.run_results.items()  # one validation definition, one result
-        _detail_failed(gx, batch.get_batch(batch_parameters={"dataframe": pandas_frame}), run)
+        _detail_failed(gx, batch, pandas_frame, run)
     if results_dir is not None:
         from junheng.publish import write_json
 
@@ -225,7 +225,7 @@ def _unbound(config):
     return expectation
 
 
-def _detail_failed(gx, batch, run) -> None:
+def _detail_failed(gx, batch_definition, pandas_frame, run) -> None:
     """Whether an expectation holds is all a passing one needs; a failing one is asked again, in
     full (its count of offending rows, which rows, some of their values), and its result takes
     the place of the first. Asking every expectation for its offending rows took a third of a
@@ -233,6 +233,7 @@ def _detail_failed(gx, batch, run) -> None:
     failed = [r.expectation_config for r in run.results if not r.success]
     if not failed:
         return
+    batch = batch_definition.get_batch(batch_parameters={"dataframe": pandas_frame})
     detail = batch.validate(gx.ExpectationSuite(name=f"{run.suite_name}-failed",
                                                 expectations=[_unbound(c) for c in failed]),
                             result_format={"result_format": "COMPLETE"})
