@@ -165,8 +165,9 @@ def publication_problems(out_dir: Path, tables: Iterable[str] = tuple(PUBLISHED)
             missing = _missing_columns(columns, pl.read_parquet_schema(f))
             if missing:
                 problems.append(f"{f.relative_to(out_dir)}：缺少列 / lacks {', '.join(missing)}")
-    if not assumptions_path(out_dir).is_file():
-        problems.append(f"{assumptions_path(out_dir).relative_to(out_dir)}：没有文件 / missing")
+    assumptions = assumptions_path(out_dir)
+    if not assumptions.is_file():
+        problems.append(f"{assumptions.relative_to(out_dir)}：没有文件 / missing")
     return problems
 
 

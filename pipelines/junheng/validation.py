@@ -166,7 +166,7 @@ def validate_frame(frame: pl.DataFrame, suite: dict, results_dir: Path | None = 
         gx_suite = gx.ExpectationSuite(name=f"{asset.name}")
         missing: list[Failure] = []
         for e in suite["expectations"]:
-            column = e["kwargs"].get("column") or e["kwargs"].get("column_A") or ",".join(e["kwargs"].get("column_list", []))
+            column = _column_label(e["kwargs"])
             needed = [c for c in [e["kwargs"].get("column"), e["kwargs"].get("column_A"), e["kwargs"].get("column_B"),
                                   *e["kwargs"].get("column_list", [])] if c]
             absent = [c for c in needed if c not in frame.columns]
@@ -195,23 +195,26 @@ def validate_frame(frame: pl.DataFrame, suite: dict, results_dir: Path | None = 
         write_json(Path(results_dir) / f"{asset_name}.json", {
             "key": list(key.to_tuple()), "result": run.to_json_dict(), "suite": gx_suite.to_json_dict()})
     failures = list(missing)
-    for run in result.run_results.values():
-        for r in run.results:
-            if r.success:
-                continue
-            meta = r.expectation_config.meta
-            kwargs = r.expectation_config.kwargs
-            column = kwargs.get("column") or kwargs.get("column_A") or ",".join(kwargs.get("column_list", []))
-            index = r.result.get("unexpected_index_list") or []
-            rows = []
-            for i in index[:FAILED_ROWS_LISTED]:
-                position = i if isinstance(i, int) else None
-                if position is not None and keys:
-                    rows.append({k: frame[k][position] for k in keys})
-            failures.append(Failure(name, r.expectation_config.type, column, meta.get("severity", "error"),
-                                    meta.get("zh", ""), meta.get("en", ""),
-                                    int(r.result.get("unexpected_count") or len(index) or 0), rows))
+    for r in run.results:
+        if r.success:
+            continue
+        meta = r.expectation_config.meta
+        index = r.result.get("unexpected_index_list") or []
+        rows = []
+        for i in index[:FAILED_ROWS_LISTED]:
+            position = i if isinstance(i, int) else None
+            if position is not None and keys:
+                rows.append({k: frame[k][position] for k in keys})
+        failures.append(Failure(name, r.expectation_config.type, _column_label(r.expectation_config.kwargs),
+                                meta.get("severity", "error"), meta.get("zh", ""), meta.get("en", ""),
+                                int(r.result.get("unexpected_count") or len(index) or 0), rows))
     return Report(name, len(suite["expectations"]), sorted(failures, key=_suite_order(suite)))
+
+
+def _column_label(kwargs: dict) -> str:
+    """The column an expectation is about, as reports name it (a pair by its first column, a
+    compound key by its columns joined)."""
+    return kwargs.get("column") or kwargs.get("column_A") or ",".join(kwargs.get("column_list", []))
 
 
 def _config_key(config) -> tuple:
