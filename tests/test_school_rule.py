@@ -2,7 +2,8 @@
 
 import pytest
 
-from conftest import one, school
+from conftest import YEAR, one, school
+from junheng import warehouse
 from junheng.policy import Policy
 
 # Teaching area threshold for primary is 4.5 m²/student; 85% of it is 3.825.
@@ -59,3 +60,24 @@ def test_junior_thresholds_apply_to_junior_sections(assess):
     ])
     met = dict(con.sql("select school_id, indicators_met from school_indicators").fetchall())
     assert met == {"1000000001": 7, "1000000002": 6}
+
+
+def test_an_indicator_without_a_threshold_leaves_the_rule_undecided(assess):
+    # Take the multimedia-room threshold away: that indicator cannot be judged. The six others
+    # still count (teaching area at 85% misses), the lowest share is taken over those six, and
+    # whether the school meets the standard cannot be said.
+    con = assess([unit_with_teaching_area(765.0)])
+    warehouse.replace_table(con, "policy_level_thresholds", con.sql(
+        "select * from policy_level_thresholds where indicator <> 'multimedia_rooms_per100'").pl())
+    warehouse.run_model(con, "school_indicators", YEAR)
+    met, ok, lowest = one(con, "select indicators_met, meets_school_standard, lowest_share_of_threshold "
+                               "from school_indicators")
+    assert ok is None and met == 5
+    assert lowest == pytest.approx(0.85)
+
+def test_every_indicator_below_its_floor_is_counted(assess):
+    # Teaching area at 50% and sports area at 50%: two indicators missed, the floor broken twice.
+    row = unit_with_teaching_area(STUDENTS * 2.25, sports_ground_area_m2=STUDENTS * 3.75)
+    met, ok, lowest = one(assess([row]), "select indicators_met, meets_school_standard, lowest_share_of_threshold "
+                                         "from school_indicators")
+    assert (met, ok) == (5, False) and lowest == pytest.approx(0.5)
