@@ -75,6 +75,7 @@ def test_an_indicator_without_a_threshold_leaves_the_rule_undecided(assess):
     assert ok is None and met == 5
     assert lowest == pytest.approx(0.85)
 
+
 def test_every_indicator_below_its_floor_is_counted(assess):
     # Teaching area at 50% and sports area at 50%: two indicators missed, the floor broken twice.
     row = unit_with_teaching_area(STUDENTS * 2.25, sports_ground_area_m2=STUDENTS * 3.75)

@@ -2,13 +2,13 @@
 --
 -- School rule (学校达标): at least min_indicators_met (6) of the seven meet their threshold
 -- and none is below floor_share (85%) of its threshold. Undecidable (null) when any of
--- the seven is undefined or has no threshold. "以上" means the threshold itself passes; the relative tolerance only
--- absorbs binary rounding (85% × 4.2 must not fail by a last bit).
+-- the seven is undefined or has no threshold. "以上" means the threshold itself passes; the
+-- relative tolerance only absorbs binary rounding (85% × 4.2 must not fail by a last bit).
 --
 -- Each unit meets its province's thresholds in its own row: the thresholds, one column per
 -- indicator, are joined to the unit, and a template loop over the seven (quality_indicators,
--- from the contract; see sql/README.md) pairs each value with its threshold. The long form (a row per unit and indicator,
--- grouped back to the unit) took twice as long.
+-- from the contract; see sql/README.md) pairs each value with its threshold. The long form
+-- (a row per unit and indicator, grouped back to the unit) took about 1.6 times as long.
 with u as (
     select * from unit_indicators where year = getvariable('run_year')
 ),
