@@ -76,6 +76,15 @@ def test_an_indicator_without_a_threshold_leaves_the_rule_undecided(assess):
     assert lowest == pytest.approx(0.85)
 
 
+def test_a_unit_without_its_provinces_policy_is_kept_undecided(assess):
+    # Without the province's rule settings (tolerance, floor, how many must be met) no indicator
+    # can be judged: the unit keeps its row, none met, the verdict undecided.
+    con = assess([unit_with_teaching_area(STUDENTS * 4.5)])
+    warehouse.replace_table(con, "policy_province", con.sql("select * from policy_province where false").pl())
+    warehouse.run_model(con, "school_indicators", YEAR)
+    assert one(con, "select count(*), any_value(indicators_met), any_value(meets_school_standard) "
+                    "from school_indicators") == (1, 0, None)
+
 def test_every_indicator_below_its_floor_is_counted(assess):
     # Teaching area at 50% and sports area at 50%: two indicators missed, the floor broken twice.
     row = unit_with_teaching_area(STUDENTS * 2.25, sports_ground_area_m2=STUDENTS * 3.75)

@@ -34,8 +34,9 @@ judged as (
         u.{{ i }} is null or t.{{ i }} is null as undefined_{{ i }},
         {%- endfor %}
     from u
+    -- left joins: a unit without its province's policy stays, its verdict undecided
     left join thresholds t on t.province_code = u.province_code and t.level = u.level
-    join policy_province p on p.province_code = u.province_code
+    left join policy_province p on p.province_code = u.province_code
 ),
 
 -- the school rule, over the seven columns
