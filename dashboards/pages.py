@@ -1,8 +1,8 @@
 """The dashboards' HTML pages: index, province and county, in plain Chinese, no item codes.
 
 Every page has a viewport for phones, a breadcrumb back up, a print stylesheet (A4), and the
-figures as JSON drawn by ``assets/dashboard.js`` from the shared plotly.js (the county pages'
-school tables too: their rows travel as JSON, and the script draws them).
+figures as JSON drawn by ``assets/dashboard.js`` from the shared plotly.js. The tables' rows travel
+as JSON too, and the script draws them.
 """
 
 from __future__ import annotations
@@ -99,29 +99,24 @@ def _is_number(text: str) -> bool:
         return False
 
 
-def table(headers: list[str], rows: list[list[tuple[str, str, str]]], text_cols: int = 1, cls: str = "") -> str:
-    """rows of (display, sort value, css class) cells. Words are left-aligned, numbers right: the
+Cell = tuple[str, str, str] | str   # (display HTML, sort value, css class), or the display alone
+
+
+def table(headers: list[str], rows: list[list[Cell]], text_cols: int = 1, cls: str = "") -> str:
+    """rows of cells: (display HTML, sort value, css class), or the display alone when the table
+    sorts by the text shown and the cell has no class. Words are left-aligned, numbers right: the
     first ``text_cols`` columns always, any other column whose first sort value is not a number.
-    A cell's ``data-v`` (its sort value) is left out where sorting by the text shown gives the
-    same order (the page's script sorts by the text then), which is most cells of a county page."""
-    first = rows[0] if rows else []
-    text = [i < text_cols or (i < len(first) and not _is_number(first[i][1])) for i in range(len(headers))]
+    The rows travel as JSON, drawn into the table by ``assets/dashboard.js`` (a cell's sort value
+    becomes its ``data-v`` where it differs from the text shown): a national run's pages hold some
+    two million such cells, and as HTML they were a quarter of the county pages' time and bytes."""
+    first = [c if isinstance(c, str) else c[1] for c in (rows[0] if rows else [])]
+    text = [i < text_cols or (i < len(first) and not _is_number(first[i])) for i in range(len(headers))]
     head = "".join(f'<th class="{"text" if text[i] else ""}">{h}</th>' for i, h in enumerate(headers))
-    # in a table of cards (phones) each cell names its column
-    labels = [f' data-label="{esc(re.sub(r"<[^>]+>", "", h))}"' if "cards" in cls else "" for h in headers]
-    # what follows a cell's own class in its opening tag, per column (a national run writes some
-    # two million cells: one loop, no call per cell but the escape)
-    after_class = [f'{" text" if t else ""}"{label}' for t, label in zip(text, labels)]
-    body = []
-    for r in rows:
-        body.append("<tr>")
-        for (d, v, c), after in zip(r, after_class, strict=True):
-            v = "" if v == "" else esc(v)
-            body.append(f'<td class="{c}{after} data-v="{v}">{d}</td>' if v and v != d
-                        else f'<td class="{c}{after}>{d}</td>')
-        body.append("</tr>")
-    return (f'<div class="scroll"><table class="sortable {cls}"><thead><tr>{head}</tr></thead>'
-            f'<tbody>{"".join(body)}</tbody></table></div>')
+    data = {"text": text, "rows": rows}
+    if "cards" in cls:   # in a table of cards (phones) each cell names its column
+        data["labels"] = [re.sub(r"<[^>]+>", "", h) for h in headers]
+    return (f'<div class="scroll"><table class="sortable {cls}"><thead><tr>{head}</tr></thead><tbody></tbody>'
+            f'</table><script type="application/json" class="table-rows">{_json(data)}</script></div>')
 
 
 def badge(status: str) -> str:
@@ -170,13 +165,13 @@ _VERDICT_CELL = {v: (zh, v, {"pass": "pass", "fail": "fail"}.get(v, "missing")) 
 # The cells every county of a province shares (an item's name, its standard, where the standard
 # comes from): a national run's pages show some 260,000 items, written from a few thousand such cells.
 @functools.lru_cache(maxsize=4096)
-def _name_cell(name: str) -> tuple[str, str, str]:
-    return esc(name), name, ""
+def _name_cell(name: str) -> Cell:
+    return esc(name)
 
 
 @functools.lru_cache(maxsize=4096)
-def _standard_cell(threshold, unit: str | None, op: str) -> tuple[str, str, str]:
-    return esc(item_standard(threshold, unit, op)), "", ""
+def _standard_cell(threshold, unit: str | None, op: str) -> Cell:
+    return esc(item_standard(threshold, unit, op))
 
 
 @functools.lru_cache(maxsize=256)
@@ -193,7 +188,7 @@ def items_table(items: list[dict]) -> str:
         rows.append([_AREA_CELL[r["area"]], _name_cell(r["item_name"]),
                      (item_value(value, unit, op), "" if value is None else str(value), ""),
                      _standard_cell(threshold, unit, op),
-                     (esc(item_gap(value, threshold, unit, op, r["verdict"])), "", ""),
+                     esc(item_gap(value, threshold, unit, op, r["verdict"])),
                      _rule_cell(r["rule"]), _VERDICT_CELL[r["verdict"]], (esc(trend), r["trend_note"] or "", "")])
     return table(["方面", "项目", "现状", "标准", "差距", "标准来源", "判定", "趋势"], rows, text_cols=2, cls="cards")
 
@@ -206,15 +201,14 @@ def plan_block(brief: Brief, other_failing: list[dict]) -> str:
     outside the resource part with value, standard, gap and projected year."""
     parts = [f"<section class='plan'><h2>如何达标</h2><p class='lead'>{esc(brief.headline)}</p>"]
     if brief.items:
-        rows = [[(esc(i.name), i.name, ""), (esc(i.now), i.now, ""), (esc(i.standard), i.standard, ""),
-                 (esc(i.gap), i.gap, "fail"), (esc(i.plan), i.plan, "")] for i in brief.items]
+        rows = [[esc(i.name), esc(i.now), esc(i.standard), (esc(i.gap), i.gap, "fail"), esc(i.plan)]
+                for i in brief.items]
         parts.append(table(["未达标的资源配置项目", "现状", "标准", "差距", "方案"], rows, text_cols=5, cls="cards"))
     parts += [f"<p><strong>{esc(line)}</strong></p>" for line in (brief.adds, brief.costs) if line]
     if other_failing:
         parts.append("<h3>资源投入解决不了、须另行解决的项目</h3>" + items_table(other_failing))
     if brief.schools:
-        rows = [[(esc(s.school), s.school, ""), (esc(s.level), s.level, ""), (esc(s.needs), s.needs, "")]
-                for s in brief.schools]
+        rows = [[esc(s.school), esc(s.level), esc(s.needs)] for s in brief.schools]
         parts.append("<h3>各校需要增加</h3><p class='note'>校舍、场地、设备和教室按全校填报口径：一贯制学校的小学部、"
                      "初中部共用，按加权在校生分摊。</p>" + table(["学校", "学段", "需要增加"], rows, text_cols=3, cls="cards"))
     parts += [f"<p class='note'>{esc(n)}</p>" for n in brief.notes]

@@ -12,6 +12,23 @@
     var fig = JSON.parse(node.textContent);
     Plotly.newPlot(node.dataset.target, fig.data, fig.layout, config);
   });
+  // Tables' rows, from their JSON (dashboards/pages.py, table): each cell's HTML and class, its
+  // sort value where it differs from the text shown, and in a table of cards its column's name.
+  // A cell given as a string is its HTML alone: sorted by the text shown, no class.
+  document.querySelectorAll('script.table-rows[type="application/json"]').forEach(function (node) {
+    var d = JSON.parse(node.textContent), body = node.previousElementSibling.tBodies[0];
+    d.rows.forEach(function (r) {
+      var row = body.insertRow();
+      r.forEach(function (c, i) {
+        if (typeof c === 'string') c = [c, '', ''];
+        var td = row.insertCell(), cls = (c[2] + (d.text[i] ? ' text' : '')).trim();
+        td.innerHTML = c[0];
+        if (cls) td.className = cls;
+        if (c[1] && c[1] !== td.textContent) td.dataset.v = c[1];
+        if (d.labels) td.dataset.label = d.labels[i];
+      });
+    });
+  });
   // The school table's rows, from their JSON (dashboards/pages.py, _school_table): each value
   // against its standard and 85% of it, as the school rule compares them.
   function cell(row, text, cls, v) {
