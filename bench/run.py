@@ -11,8 +11,9 @@ hand them in), then:
   2. runs the compute core (units → indicators → school rule → CVs) in plain vectorised pandas
      (bench/pandas_baseline.py) on the same staged rows, checks it agrees, and prints the ratio;
   3. runs `junheng run` end to end (the command, in a process of its own), then again after one
-     province's file changed, and prints each run's time by Dagster's steps (from its run storage)
-     and outside them (start-up, imports, between runs);
+     province's file changed, and prints each run's time and processor time (the command's and
+     its workers'), its time by Dagster's steps (from its run storage) and outside them (start-up,
+     imports, between runs);
   4. with --years N, runs N national years end to end, timed the same way.
 """
 
@@ -226,21 +227,27 @@ def junheng_core(db: Path, year: int) -> float:
     return min(best)
 
 
-def junheng_run(inbox: Path, out: Path, db: Path, sampler: PeakSampler) -> tuple[float, float]:
+def junheng_run(inbox: Path, out: Path, db: Path, sampler: PeakSampler) -> tuple[float, float, float]:
     """``junheng run`` as a statistician types it, in a process of its own (its start-up and
     imports counted, none of this process's memory), with a Dagster home of the benchmark's
-    (emptied when the benchmark starts, so no figure depends on the runs kept from earlier ones)."""
+    (emptied when the benchmark starts, so no figure depends on the runs kept from earlier ones).
+    Returns its wall time, its processor time (user and system, of the command and of every
+    process it started and waited for: its workers) and its peak memory."""
     command = [str(Path(sys.executable).with_name("junheng")), "run", "--input", str(inbox), "--output", str(out),
                "--warehouse", str(db)]
     env = {**os.environ, "DAGSTER_HOME": str(OUT / "dagster_home")}
     t = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     with sampler.measure(process.pid):
         printed, _ = process.communicate()
     seconds = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if process.returncode != 0:
         raise SystemExit(f"junheng run failed ({process.returncode}):\n{printed}")
-    return seconds, sampler.peak
+    # on two cores a run's wall time is about half the processor time it needs
+    processor = sum(getattr(after, f) - getattr(before, f) for f in ("ru_utime", "ru_stime"))
+    return seconds, processor, sampler.peak
 
 
 # Dagster's steps of a `junheng run`, grouped as the README shows them
@@ -263,16 +270,16 @@ def dagster_steps(started: float) -> list[tuple[str, str | None, float]]:
     return [(key, year, seconds) for _, key, year, seconds in sorted(steps)]
 
 
-def step_rows(total: float, steps: list[tuple[str, str | None, float]]) -> list[tuple[str, float, None]]:
+def step_rows(total: float, steps: list[tuple[str, str | None, float]]) -> list[tuple[str, float, None, None]]:
     """A run's time by STEP_GROUPS, and outside any step (start-up and imports, between runs)."""
     rows = []
     for label, keys in STEP_GROUPS:
         chosen = [seconds for key, _, seconds in steps if key in keys]
         if "yearly_models" in keys and len(chosen) > 1:
             label += f", {len(chosen)} runs of {min(chosen):.1f}–{max(chosen):.1f} s"
-        rows.append((f"  of which {label}", sum(chosen), None))
+        rows.append((f"  of which {label}", sum(chosen), None, None))
     rows.append(("  of which outside the steps (start-up, imports, between runs)",
-                 total - sum(seconds for _, _, seconds in steps), None))
+                 total - sum(seconds for _, _, seconds in steps), None, None))
     return rows
 
 
@@ -300,10 +307,11 @@ def change_one_province(inbox: Path) -> Path:
 
 
 def _readme_rows(results, to_parquet: float, core: float, pandas_s: float, pandas_peak: float) -> list:
-    """The steps grouped as the README shows them: (label, seconds, peak MB or None)."""
+    """The steps grouped as the README shows them: (label, seconds, processor seconds or None,
+    peak MB or None)."""
     def group(label, test):
         chosen = [(s, p) for name, s, p in results if test(name)]
-        return (label, sum(s for s, _ in chosen), max(p for _, p in chosen))
+        return (label, sum(s for s, _ in chosen), None, max(p for _, p in chosen))
 
     def named(label, start):
         return group(label, lambda n: n.startswith(start))
@@ -319,12 +327,16 @@ def _readme_rows(results, to_parquet: float, core: float, pandas_s: float, panda
         group("SQL models, all years (items, progress)",
               lambda n: n.endswith("(all years)") and n.strip().split(" ")[0] not in plan),
         named(f"publish Parquet ({len(PUBLISHED_MODELS)} tables)", "publish Parquet"),
-        ("**files → published Parquet**", to_parquet, None),
+        ("**files → published Parquet**", to_parquet, None, None),
         named("validation (Great Expectations)", "validation"),
         named("dashboards (every page, from the Parquet)", "dashboards"),
-        (f"compute core, junheng (units → indicators → school rule → CVs; best of {REPEATS})", core, None),
-        (f"compute core, plain pandas baseline, same rows (best of {REPEATS})", pandas_s, pandas_peak),
+        (f"compute core, junheng (units → indicators → school rule → CVs; best of {REPEATS})", core, None, None),
+        (f"compute core, plain pandas baseline, same rows (best of {REPEATS})", pandas_s, None, pandas_peak),
     ]
+
+
+def _cell(value: float | None, form: str) -> str:
+    return "" if value is None else format(value, form)
 
 
 def main() -> int:
@@ -367,34 +379,38 @@ def main() -> int:
     remove_warehouse(OUT / "dagster.duckdb")
     shutil.rmtree(OUT / "dagster-out", ignore_errors=True)
     started = time.time()
-    dag_s, dag_peak = junheng_run(inbox, OUT / "dagster-out", OUT / "dagster.duckdb", sampler)
-    print(f"\n{'junheng run end to end (Dagster, checks, docs, dashboards)':48s} {dag_s:8.2f} {dag_peak:12.0f}")
+    dag_s, dag_cpu, dag_peak = junheng_run(inbox, OUT / "dagster-out", OUT / "dagster.duckdb", sampler)
+    print(f"\n{'':48s} {'wall s':>8s} {'peak MB':>12s} {'processor s':>12s}")
+    print(f"{'junheng run end to end (Dagster, checks, docs, dashboards)':48s} {dag_s:8.2f} {dag_peak:12.0f} "
+          f"{dag_cpu:12.1f}")
     dag_steps = print_steps(started)
     changed = change_one_province(inbox)
     started = time.time()
-    re_s, re_peak = junheng_run(changed, OUT / "dagster-out", OUT / "dagster.duckdb", sampler)
-    print(f"{'rerun after one province file changed':48s} {re_s:8.2f} {re_peak:12.0f}")
+    re_s, re_cpu, re_peak = junheng_run(changed, OUT / "dagster-out", OUT / "dagster.duckdb", sampler)
+    print(f"{'rerun after one province file changed':48s} {re_s:8.2f} {re_peak:12.0f} {re_cpu:12.1f}")
     print_steps(started)
     biggest = max((p for p in (ctx["published"] / "dashboards").rglob("*.html")), key=lambda p: p.stat().st_size)
     print(f"largest dashboard page: {biggest.relative_to(ctx['published'])} {biggest.stat().st_size / 1e6:.2f} MB")
 
-    table += [("`junheng run` end to end (Dagster, checks, Data Docs, dashboards)", dag_s, dag_peak),
+    table += [("`junheng run` end to end (Dagster, checks, Data Docs, dashboards)", dag_s, dag_cpu, dag_peak),
               *step_rows(dag_s, dag_steps),
-              ("rerun after one province's file changed (unchanged counties' plans and pages kept)", re_s, re_peak)]
+              ("rerun after one province's file changed (unchanged counties' plans and pages kept)", re_s, re_cpu,
+               re_peak)]
     if args.years > 1:
         years = list(range(args.year - args.years + 1, args.year + 1))
         many = national_inbox(years, args.counties, args.schools)
         remove_warehouse(OUT / "many.duckdb")
         shutil.rmtree(OUT / "many-out", ignore_errors=True)
         started = time.time()
-        many_s, many_peak = junheng_run(many, OUT / "many-out", OUT / "many.duckdb", sampler)
-        print(f"{f'{args.years} national years end to end':48s} {many_s:8.2f} {many_peak:12.0f}")
+        many_s, many_cpu, many_peak = junheng_run(many, OUT / "many-out", OUT / "many.duckdb", sampler)
+        print(f"{f'{args.years} national years end to end':48s} {many_s:8.2f} {many_peak:12.0f} {many_cpu:12.1f}")
         table.append((f"{args.years} national years end to end ({args.years * ctx['staged'].height:,} records)",
-                      many_s, many_peak))
+                      many_s, many_cpu, many_peak))
         table += step_rows(many_s, print_steps(started))
     print("\nThe README's table (bench/out/readme_table.md):")
-    markdown = "\n".join(["| step | wall s | peak memory MB |", "|---|---:|---:|"] + [
-        f"| {name} | {seconds:.1f} | {'' if peak is None else f'{peak:,.0f}'} |" for name, seconds, peak in table])
+    markdown = "\n".join(["| step | wall s | processor s | peak memory MB |", "|---|---:|---:|---:|"] + [
+        f"| {name} | {seconds:.1f} | {_cell(cpu, '.1f')} | {_cell(peak, ',.0f')} |"
+        for name, seconds, cpu, peak in table])
     (OUT / "readme_table.md").write_text(markdown + "\n", encoding="utf-8")
     print(markdown)
     print(f"peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
