@@ -96,25 +96,39 @@ def memory_mb(root: int | None = None) -> float:
     return (_rss_kb(root) + sum(_private_kb(pid) for pid in _descendants(root)[1:])) / 1024
 
 
+def _children_cpu() -> float:
+    """Processor seconds (user and system) of the processes this one has started and waited for."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
 class PeakSampler:
     """Samples memory every 50 ms while a step runs (native memory and worker processes included),
-    of this process or of another one (a command it started)."""
+    of this process or of another one (a command it started), and counts the processor time the
+    step took: on two cores a run's wall time is about half of it, whatever the order of its steps.
+    For this process, its own threads' time and that of the workers it waited for (less the
+    sampling's own); for a command, the command's and its waited workers'."""
 
     def __init__(self):
         self.peak = 0.0
+        self.processor = 0.0
+        self._sampling = 0.0
         self._stop = threading.Event()
         self._root: int | None = None
 
     def _loop(self):
+        started = time.thread_time()
         while not self._stop.is_set():
             self.peak = max(self.peak, memory_mb(self._root))
             time.sleep(0.05)
+        self._sampling = time.thread_time() - started
 
     @contextmanager
     def measure(self, root: int | None = None):
         self._root = root
         self.peak = memory_mb(root)
         self._stop.clear()
+        own, children = time.process_time(), _children_cpu()
         thread = threading.Thread(target=self._loop, daemon=True)
         thread.start()
         try:
@@ -123,6 +137,9 @@ class PeakSampler:
             self._stop.set()
             thread.join()
             self.peak = max(self.peak, memory_mb(self._root))
+            self.processor = _children_cpu() - children
+            if root is None:
+                self.processor += time.process_time() - own - self._sampling
 
 
 def national_inbox(years: list[int], counties: int, schools: int) -> Path:
@@ -165,13 +182,13 @@ def run_steps(inbox: Path, sampler: PeakSampler) -> tuple[list, dict]:
     remove_warehouse(OUT / "bench.duckdb")
     published = OUT / "published"
     shutil.rmtree(published, ignore_errors=True)
-    results: list[tuple[str, float, float]] = []
+    results: list[tuple[str, float, float, float]] = []   # (step, seconds, processor seconds, peak MB)
 
     def step(name, fn):
         t = time.perf_counter()
         with sampler.measure():
             out = fn()
-        results.append((name, time.perf_counter() - t, sampler.peak))
+        results.append((name, time.perf_counter() - t, sampler.processor, sampler.peak))
         return out
 
     with warehouse.locked_connection(db) as con:
@@ -237,17 +254,13 @@ def junheng_run(inbox: Path, out: Path, db: Path, sampler: PeakSampler) -> tuple
                "--warehouse", str(db)]
     env = {**os.environ, "DAGSTER_HOME": str(OUT / "dagster_home")}
     t = time.perf_counter()
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     with sampler.measure(process.pid):
         printed, _ = process.communicate()
     seconds = time.perf_counter() - t
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if process.returncode != 0:
         raise SystemExit(f"junheng run failed ({process.returncode}):\n{printed}")
-    # on two cores a run's wall time is about half the processor time it needs
-    processor = sum(getattr(after, f) - getattr(before, f) for f in ("ru_utime", "ru_stime"))
-    return seconds, processor, sampler.peak
+    return seconds, sampler.processor, sampler.peak
 
 
 # Dagster's steps of a `junheng run`, grouped as the README shows them
@@ -306,12 +319,13 @@ def change_one_province(inbox: Path) -> Path:
     return changed
 
 
-def _readme_rows(results, to_parquet: float, core: float, pandas_s: float, pandas_peak: float) -> list:
+def _readme_rows(results, to_parquet: tuple[float, float], core: float, pandas_s: float,
+                 pandas_peak: float) -> list:
     """The steps grouped as the README shows them: (label, seconds, processor seconds or None,
     peak MB or None)."""
     def group(label, test):
-        chosen = [(s, p) for name, s, p in results if test(name)]
-        return (label, sum(s for s, _ in chosen), None, max(p for _, p in chosen))
+        chosen = [(s, c, p) for name, s, c, p in results if test(name)]
+        return label, sum(s for s, _, _ in chosen), sum(c for _, c, _ in chosen), max(p for _, _, p in chosen)
 
     def named(label, start):
         return group(label, lambda n: n.startswith(start))
@@ -327,7 +341,7 @@ def _readme_rows(results, to_parquet: float, core: float, pandas_s: float, panda
         group("SQL models, all years (items, progress)",
               lambda n: n.endswith("(all years)") and n.strip().split(" ")[0] not in plan),
         named(f"publish Parquet ({len(PUBLISHED_MODELS)} tables)", "publish Parquet"),
-        ("**files → published Parquet**", to_parquet, None, None),
+        ("**files → published Parquet**", *to_parquet, None),
         named("validation (Great Expectations)", "validation"),
         named("dashboards (every page, from the Parquet)", "dashboards"),
         (f"compute core, junheng (units → indicators → school rule → CVs; best of {REPEATS})", core, None, None),
@@ -354,21 +368,21 @@ def main() -> int:
 
     results, ctx = run_steps(inbox, sampler)
     core = junheng_core(ctx["db"], args.year)
-    to_parquet = sum(s for name, s, _ in results if not name.startswith(("validation", "publish reference",
-                                                                         "dashboards")))
+    computed = [r for r in results if not r[0].startswith(("validation", "publish reference", "dashboards"))]
+    to_parquet = (sum(r[1] for r in computed), sum(r[2] for r in computed))   # wall, processor seconds
     pandas_s, pandas_peak, diff = pandas_core(ctx["staged"], ctx["db"], sampler)
 
     print(f"\nnational-scale year: {args.counties:,} counties, {ctx['staged'].height:,} school rows "
           f"(one GB18030 CSV per province), {os.cpu_count()} cores")
-    print(f"{'step':48s} {'wall s':>8s} {'peak MB':>12s}")
-    for name, seconds, peak in results:
-        print(f"{name:48s} {seconds:8.2f} {peak:12.0f}")
-    print(f"{'files → published Parquet':48s} {to_parquet:8.2f}")
+    print(f"{'step':48s} {'wall s':>8s} {'peak MB':>12s} {'processor s':>12s}")
+    for name, seconds, processor, peak in results:
+        print(f"{name:48s} {seconds:8.2f} {peak:12.0f} {processor:12.2f}")
+    print(f"{'files → published Parquet':48s} {to_parquet[0]:8.2f} {'':12s} {to_parquet[1]:12.2f}")
     print(f"\ncompute core (units → indicators → school rule → CVs), same staged rows, each the best of {REPEATS}:")
     print(f"{'  junheng (DuckDB SQL)':48s} {core:8.2f}")
     print(f"{'  plain vectorised pandas (bench/pandas_baseline.py)':48s} {pandas_s:8.2f} {pandas_peak:12.0f}")
     print(f"{'  ratio junheng / pandas':48s} {core / pandas_s:8.2f}   (largest CV difference {diff:.1e})")
-    plan_s = sum(s for name, s, _ in results if name.strip() in PLAN)
+    plan_s = sum(s for name, s, _, _ in results if name.strip() in PLAN)
     planned = ctx["planned"]
     print(f"\nplan to pass, every county whose resource part fails ({planned['counties']:,} counties, "
           f"{planned['proven']:,} proven cheapest):")
