@@ -105,7 +105,7 @@ def _children_cpu() -> float:
 class PeakSampler:
     """Samples memory every 50 ms while a step runs (native memory and worker processes included),
     of this process or of another one (a command it started), and counts the processor time the
-    step took: on two cores a run's wall time is about half of it, whatever the order of its steps.
+    step took: on two cores a run takes at least half of it in wall time, whatever its steps' order.
     For this process, its own threads' time and that of the workers it waited for (less the
     sampling's own); for a command, the command's and its waited workers'."""
 

@@ -85,6 +85,7 @@ def test_a_unit_without_its_provinces_policy_is_kept_undecided(assess):
     assert one(con, "select count(*), any_value(indicators_met), any_value(meets_school_standard) "
                     "from school_indicators") == (1, 0, None)
 
+
 def test_every_indicator_below_its_floor_is_counted(assess):
     # Teaching area at 50% and sports area at 50%: two indicators missed, the floor broken twice.
     row = unit_with_teaching_area(STUDENTS * 2.25, sports_ground_area_m2=STUDENTS * 3.75)
