@@ -30,9 +30,9 @@ from typing import Iterator
 import numpy as np
 import polars as pl
 
-from dashboards.pages import SchoolRule, county_page, index_page, province_page
+from dashboards.pages import county_page, index_page, province_page
 import junheng.contract as contract_module
-from junheng.brief import PLAN_COLUMNS
+from junheng.brief import PLAN_COLUMNS, SchoolRule, school_rules
 from junheng.contract import CHECKPOINT_YEARS, INDICATORS
 from junheng.processes import leave_at_once_at_exit
 from junheng.publish import assumptions_path, reference_path, replaced_folder, require_publication
@@ -340,11 +340,9 @@ def _spans(frame: pl.DataFrame) -> dict[str, tuple[int, int]]:
 
 
 def _standards(pub: Published) -> tuple[dict, dict[str, SchoolRule]]:
-    """Each province's thresholds ({(level, indicator): value}) and its school rule (the floor, and
-    the tolerance the rule compares with)."""
-    return (_thresholds(pub.thresholds),
-            {code: SchoolRule(floor, tolerance) for code, floor, tolerance in pub.thresholds.select(
-                "province_code", "floor_share", "relative_tolerance").unique().iter_rows()})
+    """Each province's thresholds ({(level, indicator): value}) and its school rule (the floor, the
+    tolerance the rule compares with, how many of the seven must meet their standard)."""
+    return _thresholds(pub.thresholds), school_rules(pub.thresholds)
 
 
 # The columns a county page reads of its largest tables (with county_code, which shares

@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import html
 import re
-from typing import NamedTuple
 
 import orjson
 import polars as pl
@@ -18,7 +17,7 @@ import polars as pl
 from dashboards.figures import (IND_UNIT, IND_ZH, LEVEL_ZH, STATUS_ZH, cv_heatmap, cv_trends, common_failures,
                                 indicators_vs_threshold, milestone_path, provinces_overview, ranked_counties,
                                 school_positions)
-from junheng.brief import Brief, county_brief, yuan
+from junheng.brief import Brief, SchoolRule, county_brief, share_words, yuan
 from junheng.contract import CHECKPOINT_YEARS, INDICATORS
 
 VERDICT_ZH = {"pass": "达标", "fail": "未达标", "insufficient_data": "数据不足"}
@@ -30,13 +29,40 @@ TREND_ZH = {"passes": "已达标", "improving": "在改善", "not_improving": "�
 SUPPLIER = {"resource": "学校统计数据（县统计人员按问题清单改正后重新报送）",
             "default": "县级评估填报表（县教育行政部门填报）"}
 
-CV_EXPLAINED = ("<p class='explain'><strong>什么是差异系数：</strong>衡量县内各校某项资源配置的差距。"
-                "先算全县平均水平（全县资源总量 ÷ 全县学生数），再看各校偏离这个平均水平有多远（按学生数加权），"
-                "偏离越大，差异系数越大。小学每项不超过 0.50、初中每项不超过 0.45 才算达标，14 项都要达标。"
-                "把条件最差的学校提上来，是降低差异系数最省的办法。</p>")
-RULE_EXPLAINED = ("<p class='explain'><strong>学校达标的规则：</strong>每所学校（一贯制学校的小学部、初中部分别算）"
-                  "七项指标中至少 6 项达到标准，余下一项也不能低于标准的 85%。深红色单元格低于标准的 85%，"
-                  "这样的学校一定不达标。</p>")
+
+
+def cv_explained(ceilings: dict[str, float]) -> str:
+    """What a CV is, with the ceilings in force where the page is ({level: ceiling}, from the
+    published rows: a province may set its own)."""
+    levels = [lv for lv in LEVEL_ZH if lv in ceilings]
+    rule = ("、".join(f"{LEVEL_ZH[lv]}每项不超过 {ceilings[lv]:.2f}" for lv in levels)
+            + f" 才算达标，{len(INDICATORS) * len(levels)} 项都要达标。") if levels else "每项都不超过标准才算达标。"
+    return ("<p class='explain'><strong>什么是差异系数：</strong>衡量县内各校某项资源配置的差距。"
+            "先算全县平均水平（全县资源总量 ÷ 全县学生数），再看各校偏离这个平均水平有多远（按学生数加权），"
+            f"偏离越大，差异系数越大。{rule}"
+            "把条件最差的学校提上来，是降低差异系数最省的办法。</p>")
+
+
+def _cv_ceilings(rows) -> dict[str, float]:
+    """{level: ceiling} of (level, cv_threshold) pairs."""
+    out: dict[str, float] = {}
+    for level, ceiling in rows:
+        if ceiling is not None:
+            out.setdefault(level, ceiling)
+    return out
+
+
+def rule_explained(rule: SchoolRule) -> str:
+    """The school rule as the province sets it (the national one: 6 of 7, the rest at 85% or more)."""
+    seven, floor = len(INDICATORS), share_words(rule.floor_share)
+    if rule.min_met >= seven:
+        words = f"七项指标都要达到标准。深红色单元格低于标准的 {floor}"
+    else:
+        rest = "余下一项" if seven - rule.min_met == 1 else "其余各项"
+        words = (f"七项指标中至少 {rule.min_met} 项达到标准，{rest}也不能低于标准的 {floor}。"
+                 f"深红色单元格低于标准的 {floor}")
+    return ("<p class='explain'><strong>学校达标的规则：</strong>每所学校（一贯制学校的小学部、初中部分别算）"
+            f"{words}，这样的学校一定不达标。</p>")
 
 
 def esc(value) -> str:
@@ -247,13 +273,6 @@ def _missing_block(card: dict, items: list[dict]) -> str:
     return f"<div class='warning'><strong>{head}。缺少的数据及提供方：</strong><ul>{''.join(lines)}</ul></div>"
 
 
-class SchoolRule(NamedTuple):
-    """A province's school rule as a page colours values by it (published in reference/indicator_thresholds)."""
-
-    floor_share: float       # the least share of its standard the one missed indicator may have (85%)
-    tolerance: float         # relative: a value this close under its standard meets it (binary rounding)
-
-
 def _school_table(schools: dict[str, list], thresholds: dict, rule: SchoolRule) -> str:
     """Every unit with its seven values (two decimals), coloured: at the standard, below it, below
     85% of it. The rows travel as JSON, drawn into the table by ``assets/dashboard.js`` (which
@@ -273,7 +292,8 @@ def _school_table(schools: dict[str, list], thresholds: dict, rule: SchoolRule) 
     }
     head = "".join(f'<th class="{"text" if k < 3 else ""}">{h}</th>' for k, h in enumerate(headers))
     legend = ("<p class='note'>点击表头排序。<span class='key pass'>达到标准</span>"
-              "<span class='key fail'>低于标准</span><span class='key floor'>低于标准的 85%</span></p>")
+              "<span class='key fail'>低于标准</span>"
+              f"<span class='key floor'>低于标准的 {share_words(rule.floor_share)}</span></p>")
     return (legend + '<div class="scroll"><table class="sortable schools" id="school-table">'
             f'<thead><tr>{head}</tr></thead><tbody></tbody></table></div>'
             f'<script type="application/json" class="school-rows" data-target="school-table">{_json(data)}</script>')
@@ -286,7 +306,7 @@ def county_page(code: str, pub_year: int, d: dict, thresholds: dict, rule: Schoo
     cv_year, schools, items = d["cv_year"], d["schools"], d["items"]
     prog = d["progress"][0] if d["progress"] else {}
     brief = county_brief(card, cv_year, schools["meets_school_standard"],
-                         d["county_plan"][0] if d["county_plan"] else None, d["unit_plan"])
+                         d["county_plan"][0] if d["county_plan"] else None, d["unit_plan"], rule)
     names = {r["item"]: r["item_name"] for r in items}
     failing = card["failing_items"] or []
     pace = " ".join(
@@ -310,7 +330,8 @@ def county_page(code: str, pub_year: int, d: dict, thresholds: dict, rule: Schoo
     figures = {"indicators": indicators_vs_threshold(cv_year, thresholds), "cv_trend": cv_trends(d["cv"])}
     body += ["<h2>七项资源配置指标：县域均值与标准之比</h2>",
              "<p class='note'>县域均值为全县资源总量除以全县学生数；100% 即达到标准（红色虚线）。</p>", div("indicators"),
-             "<h2>校际差异系数及其变化</h2>", CV_EXPLAINED, div("cv_trend", 480),
+             "<h2>校际差异系数及其变化</h2>",
+             cv_explained(_cv_ceilings((r["level"], r["cv_threshold"]) for r in cv_year)), div("cv_trend", 480),
              "<h2>差异系数未达标：各校处在哪一边</h2>"]
     positions = school_positions(schools, cv_year, thresholds)
     if positions:
@@ -320,7 +341,7 @@ def county_page(code: str, pub_year: int, d: dict, thresholds: dict, rule: Schoo
                  "有多项未达标时，用左上角的菜单切换。</p>", div("positions", positions["layout"]["height"])]
     else:
         body.append("<p>14 项校际差异系数全部达标。</p>")
-    body += ["<h2>学校（评估单元）一览</h2>", RULE_EXPLAINED, _school_table(schools, thresholds, rule),
+    body += ["<h2>学校（评估单元）一览</h2>", rule_explained(rule), _school_table(schools, thresholds, rule),
              "<h2>全部评估项目</h2>", items_table(items)]
     crumbs = [("首页", "index.html"), (card["province"], f"province/{card['province_code']}.html"),
               (card["county_name"], None)]
@@ -390,7 +411,8 @@ def province_page(code: str, pub_year: int, pub, cards: pl.DataFrame, cv: pl.Dat
                                 pub.county_plan.filter((pl.col("year") == pub_year) & (pl.col("province_code") == code))),
             f"<h2>各县距离优质均衡：未达标项目数（{pub_year} 学年）</h2>",
             div("ranked", figures["ranked"]["layout"]["height"]),
-            f"<h2>各县 14 项校际差异系数（{pub_year} 学年）</h2>", CV_EXPLAINED,
+            f"<h2>各县 14 项校际差异系数（{pub_year} 学年）</h2>",
+            cv_explained(_cv_ceilings(cv.select("level", "cv_threshold").iter_rows())),
             "<p class='note'>颜色表示差异系数与标准之比：绿色为达标，红色为超过标准（越深超出越多）。</p>",
             div("heatmap", figures["heatmap"]["layout"]["height"]),
             f"<h2>最常见的未达标项目（{pub_year} 学年）</h2>", div("failures", figures["failures"]["layout"]["height"]),
@@ -439,10 +461,25 @@ def index_page(pub, pub_year: int, run_time: str, downloads: list[tuple[str, str
         + "".join(f'<li><a href="{href}" download>{esc(label)}</a></li>' for label, href in downloads) + "</ul>",
         "<h2>假设与口径</h2><ul>",
         f"<li>“绝大多数”按 {pct(share)} 解读（为假设，可按各地政策调整）。</li>" if share is not None else "",
-        "<li>差异系数按在校生加权计算，小学每项 ≤ 0.50、初中每项 ≤ 0.45；显示三位小数，按全精度比较。</li>",
+        f"<li>差异系数按在校生加权计算，{_cv_ceiling_words(pub)}；显示三位小数，按全精度比较。</li>",
         "<li>缺少数据的项目判为“数据不足”，不计为达标。</li>",
         "<li>预计达标年份按各项目历年线性趋势推算；定性项目、一票否决项和仅有一年数据的项目不作推算。</li>",
         "<li>达标方案中的单价（教师工资、校舍和场地造价、多媒体教室）多为估算，各地应以本地数据替换。</li>",
         "</ul>",
     ]
     return page("优质均衡评估总览", 0, [("首页", None)], body, figures)
+
+
+def _cv_ceiling_words(pub) -> str:
+    """The CV ceilings in force (reference/indicator_thresholds): those of most provinces, and
+    the provinces that set others."""
+    words: dict[str, str] = {}
+    for (code,), rows in pub.thresholds.group_by(["province_code"]):
+        ceilings = _cv_ceilings(rows.select("level", "cv_threshold").iter_rows())
+        words[code] = "、".join(f"{LEVEL_ZH[lv]}每项 ≤ {ceilings[lv]:.2f}" for lv in LEVEL_ZH if lv in ceilings)
+    if not words:
+        return "每项不超过标准"
+    common = max(sorted(set(words.values())), key=list(words.values()).count)
+    names = dict(pub.scorecard.select("province_code", "province").unique().iter_rows())
+    others = "；".join(f"{names.get(code, code)}：{w}" for code, w in sorted(words.items()) if w != common)
+    return common + (f"（{others}）" if others else "")

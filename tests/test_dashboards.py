@@ -287,7 +287,7 @@ def test_names_holding_markup_are_shown_as_written(tmp_path):
     schools = {"school_name": names, "level": ["primary"] * 3, "unit_kind": ["school"] * 3,
                "students": [100, 200, 300], **{c: [5.0, 5.0, 5.0] for c in codes},
                "indicators_met": [7, 7, 7], "meets_school_standard": [True, True, True]}
-    html = pages.page("测试", 0, [("测试", None)], [pages._school_table(schools, {}, pages.SchoolRule(0.85, 1e-9))], {})
+    html = pages.page("测试", 0, [("测试", None)], [pages._school_table(schools, {}, pages.SchoolRule(0.85, 1e-9, 6))], {})
     assert "<!--" not in html.split("<main>", 1)[1]
     (tmp_path / "assets").mkdir()
     shutil.copy(Path(pages.__file__).parent / "assets" / "dashboard.js", tmp_path / "assets")
@@ -492,3 +492,61 @@ def test_downloads_keep_text_that_excel_would_run_as_a_formula_as_text(tmp_path)
     assert back["school_name"].to_list() == ["'=HYPERLINK(\"http://x\")", "'@SUM(A1)", "'-1+2", "第一小学", "a=b", None]
     assert back["students"].to_list() == [-1, 2, 3, 4, 5, 6]
     assert back["failing_items"].to_list() == ["'=x、y"] * 6
+
+
+def test_the_pages_and_the_plan_state_the_rule_and_ceilings_their_province_sets(tmp_path, capsys):
+    """A province may set its own CV ceilings and school rule (policy: resource.cv_thresholds,
+    resource.school_rule). Here 江苏 sets 0.45 / 0.40, at least 5 of the seven and a 90% floor:
+    its pages and its plan say so, the other provinces' keep the national 0.50 / 0.45, 6 and 85%,
+    and the index names the province that differs. (The rule's item is renamed with it, as a
+    province's file would: its name is policy text.)"""
+    import shutil
+
+    from dagster import DagsterInstance
+
+    from junheng.cli import main, run_pipeline
+    from junheng.paths import POLICY_DIR, SAMPLE_DIR
+
+    policy = tmp_path / "policy"
+    shutil.copytree(POLICY_DIR, policy)
+    jiangsu = next((policy / "provinces").glob("32_*.toml"))
+    jiangsu.write_text(jiangsu.read_text(encoding="utf-8") + "\n[resource.cv_thresholds]\nprimary = 0.45\n"
+                       "junior = 0.40\n\n[resource.school_rule]\nmin_indicators_met = 5\nfloor_share = 0.9\n\n"
+                       "[items.R01_all_units_meet_standard]\nname = \"每所学校（评估单元）七项指标至少5项达标、余项不低于90%\"\n",
+                       encoding="utf-8")
+    out = tmp_path / "out"
+    run_pipeline(SAMPLE_DIR / "xlsx", out, tmp_path / "w.duckdb", policy, instance=DagsterInstance.ephemeral())
+
+    reference = pl.read_parquet(out / "reference" / "indicator_thresholds.parquet")
+    rules = {r["province_code"]: r for r in reference.iter_rows(named=True)}
+    assert (rules["32"]["min_indicators_met"], rules["32"]["floor_share"]) == (5, 0.9)
+    assert (rules["52"]["min_indicators_met"], rules["52"]["floor_share"]) == (6, 0.85)
+
+    cards = read(out, "county_scorecard")
+    site = out / "dashboards"
+    for code, province in cards.select("county_code", "province_code").iter_rows():
+        text = (site / "county" / f"{code}.html").read_text(encoding="utf-8")
+        if province == "32":
+            assert "七项指标中至少 5 项达到标准，其余各项也不能低于标准的 90%" in text
+            assert "低于标准的 90%</span>" in text and "标准的 85%" not in text
+        else:
+            assert "七项指标中至少 6 项达到标准，余下一项也不能低于标准的 85%" in text
+            assert "低于标准的 85%</span>" in text and "标准的 90%" not in text
+        levels = set(read(out, "county_cv").filter(pl.col("county_code") == code)["level"].to_list())
+        ceilings = {"32": {"primary": "0.45", "junior": "0.40"}}.get(province, {"primary": "0.50", "junior": "0.45"})
+        zh = {"primary": "小学", "junior": "初中"}
+        for level in levels:
+            assert f"{zh[level]}每项不超过 {ceilings[level]}" in text
+    province = (site / "province" / "32.html").read_text(encoding="utf-8")
+    assert "小学每项不超过 0.45、初中每项不超过 0.40 才算达标，14 项都要达标" in province
+    assert "小学每项不超过 0.50、初中每项不超过 0.45 才算达标" in (site / "province" / "52.html").read_text(encoding="utf-8")
+    index = (site / "index.html").read_text(encoding="utf-8")
+    assert "小学每项 ≤ 0.50、初中每项 ≤ 0.45（江苏省：小学每项 ≤ 0.45、初中每项 ≤ 0.40）" in index
+
+    # the plan of a 江苏 county that fails the school rule states 江苏's rule
+    short = (read(out, "school_indicators").filter((pl.col("province_code") == "32")
+                                                    & (pl.col("meets_school_standard") == False))  # noqa: E712
+             ["county_code"].unique().sort())
+    assert len(short), "no 江苏 county fails the school rule: the test would not test the plan's words"
+    assert main(["plan", "--county", short[0], "--output", str(out)]) == 0
+    assert "每所学校七项指标至少5项达标、其余不低于标准的90%" in capsys.readouterr().out

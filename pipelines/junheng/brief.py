@@ -36,6 +36,29 @@ def yuan(value: float) -> str:
     return f"{value:,.0f} 元"
 
 
+class SchoolRule(NamedTuple):
+    """A province's school rule (学校达标) as published in reference/indicator_thresholds: the
+    words and colours of a brief and a page say what the policy says, not the national default."""
+
+    floor_share: float       # the least share of its standard any indicator may have (85%)
+    tolerance: float         # relative: a value this close under its standard meets it (binary rounding)
+    min_met: int             # how many of the seven must meet their standard (6)
+
+    def words(self) -> str:
+        return f"七项指标至少{self.min_met}项达标、其余不低于标准的{share_words(self.floor_share)}"
+
+
+def school_rules(reference: pl.DataFrame) -> dict[str, SchoolRule]:
+    """Each province's school rule, from the published reference/indicator_thresholds."""
+    return {code: SchoolRule(floor, tolerance, met) for code, floor, tolerance, met in reference.select(
+        "province_code", "floor_share", "relative_tolerance", "min_indicators_met").unique().iter_rows()}
+
+
+def share_words(share: float) -> str:
+    """A share as people write it: 0.85 → 85%, 0.875 → 87.5%."""
+    return f"{share * 100:g}%"
+
+
 @dataclass
 class FailingItem:
     name: str
@@ -144,25 +167,26 @@ def _school_needs(plan: list[PlanUnit]) -> list[SchoolNeed]:
     return out
 
 
-def county_brief(card: dict, cv: list[dict], school_rule: list[bool | None], plan: dict | None,
-                 plan_units: dict[str, list]) -> Brief:
+def county_brief(card: dict, cv: list[dict], meets: list[bool | None], plan: dict | None,
+                 plan_units: dict[str, list], rule: SchoolRule) -> Brief:
     """``card``: the county's scorecard row; ``cv``: its county_cv rows of the year;
-    ``school_rule``: whether each of its units meets the school rule (school_indicators'
+    ``meets``: whether each of its units meets the school rule (school_indicators'
     meets_school_standard); ``plan``: its county_plan row (None when the resource part passes);
-    ``plan_units``: its unit_plan rows as columns ({column: values}, at least PLAN_COLUMNS). Rows
-    as plain Python values: a county has tens of units, and this runs for every county page."""
+    ``plan_units``: its unit_plan rows as columns ({column: values}, at least PLAN_COLUMNS);
+    ``rule``: its province's school rule. Rows as plain Python values: a county has tens of
+    units, and this runs for every county page."""
     name = f"{card['county_name']}（{card['county_code']}）"
     b = Brief(name, card["year"], "")
     if plan is None:
         b.headline = "资源配置已达标，无需新增资源。"
         return b
     units = list(map(PlanUnit._make, zip(*(plan_units[c] for c in PLAN_COLUMNS))))
-    assessed = len(school_rule)
-    short = sum(1 for meets in school_rule if meets is False)
+    assessed = len(meets)
+    short = sum(1 for m in meets if m is False)
     if short:
         added = {(u.school_id, u.level) for u in units if u.reason == "school_rule"}
         b.items.append(FailingItem(
-            "每所学校七项指标至少6项达标、其余不低于标准的85%",
+            "每所学校" + rule.words(),
             f"{assessed - short}/{assessed} 个评估单元达标", "全部达标", f"{short} 个单元未达标",
             f"方案为 {len(added)} 个单元补足差额。"))
     failing = sorted((r for r in cv if r["cv_meets"] is False),
@@ -216,7 +240,7 @@ def brief_from_published(out_dir, county_code: str, year: int | None = None) -> 
     """The brief of one county from the Parquet published in ``out_dir`` (latest year by default)."""
     from pathlib import Path
 
-    from junheng.publish import PublicationError, partition_files, require_publication
+    from junheng.publish import PublicationError, partition_files, reference_path, require_publication
 
     out_dir = Path(out_dir)
     try:
@@ -236,9 +260,12 @@ def brief_from_published(out_dir, county_code: str, year: int | None = None) -> 
         raise BriefError(f"{county_code} 没有 {year} 学年的结果（已有：{'、'.join(map(str, years))}）。"
                          f" / no {year} results for {county_code} (published: {', '.join(map(str, years))}).")
     by_year = pl.col("year") == year
+    card = cards.filter(by_year).row(0, named=True)
     plan = scan("county_plan").filter(by_year).collect()
-    return county_brief(cards.filter(by_year).row(0, named=True), scan("county_cv").filter(by_year).collect().to_dicts(),
+    rules = school_rules(pl.read_parquet(reference_path(out_dir, "indicator_thresholds")))
+    return county_brief(card, scan("county_cv").filter(by_year).collect().to_dicts(),
                         scan("school_indicators").filter(by_year).select("meets_school_standard").collect()
                         .to_series().to_list(),
                         plan.row(0, named=True) if plan.height else None,
-                        scan("unit_plan").filter(by_year).collect().to_dict(as_series=False))
+                        scan("unit_plan").filter(by_year).collect().to_dict(as_series=False),
+                        rules[card["province_code"]])

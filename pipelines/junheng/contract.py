@@ -384,9 +384,8 @@ PUBLISHED.update({
         OutColumn("items_insufficient", pl.Int32(), "items without data", "缺少数据项目数"),
         OutColumn("projected_year", pl.Int32(), "year the county would pass at its current pace; null if never", "预计达到优质均衡年份"),
         OutColumn("projection_note", pl.String(), "how the projection was reached, or why there is none", "预测说明"),
-        OutColumn("on_track_2027", pl.Boolean(), "passes by 2027 at the current pace", "2027年能否达标"),
-        OutColumn("on_track_2030", pl.Boolean(), "passes by 2030 at the current pace", "2030年能否达标"),
-        OutColumn("on_track_2035", pl.Boolean(), "passes by 2035 at the current pace", "2035年能否达标"),
+        *(OutColumn(f"on_track_{y}", pl.Boolean(), f"passes by {y} at the current pace", f"{y}年能否达标")
+          for y in CHECKPOINT_YEARS),
     ),
     "province_progress": (
         OutColumn("year", pl.Int32(), "school year", "学年"),
@@ -569,6 +568,9 @@ REFERENCE: dict[str, tuple[OutColumn, ...]] = {
                   "relative tolerance of ≥ and ≤ against a standard, so that a value equal to it in decimal "
                   "is not failed by binary rounding",
                   "比较容差"),
+        OutColumn("min_indicators_met", pl.Int32(),
+                  "the school rule: how many of the seven a unit must meet (the others at floor_share or more)",
+                  "学校达标须达标的指标数"),
     ),
     "milestones": (
         OutColumn("jurisdiction", pl.String(), "2-digit province code, or national", "范围（省级代码或全国）"),

@@ -21,6 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from junheng.contract import CHECKPOINT_YEARS
+
 # Tables made in Python before the models run, by the ingest assets named here.
 SOURCES = {
     "stg_schools": "stg_schools", "quarantined_schools": "stg_schools",
@@ -161,7 +163,7 @@ MODELS: tuple[Model, ...] = (
           ("county_item_verdicts", "policy_province"), ("year", "county_code", "item"),
           scope="all_years", published=True),
     Model("county_progress",
-          "各县距优质均衡的差距与按当前进度的预计达标年份（2027/2030/2035）。"
+          f"各县距优质均衡的差距与按当前进度的预计达标年份（{'/'.join(map(str, CHECKPOINT_YEARS))}）。"
           " How far each county is, and the year it would pass at its current pace.",
           ("county_items", "county_scorecard"), ("year", "county_code"), scope="all_years", published=True),
     Model("province_progress",

@@ -257,7 +257,8 @@ def publish_reference(con: duckdb.DuckDBPyConnection, out_dir: Path, assumptions
     queries = {
         "indicator_thresholds":
             "select t.province_code, t.level, t.indicator, t.threshold, t.threshold_rule, t.cv_threshold, "
-            "t.cv_threshold_rule, p.floor_share, p.floor_share * t.threshold as floor_value, p.relative_tolerance "
+            "t.cv_threshold_rule, p.floor_share, p.floor_share * t.threshold as floor_value, p.relative_tolerance, "
+            "p.min_indicators_met "
             "from policy_level_thresholds t join policy_province p using (province_code) order by all",
         "milestones": "select * from policy_milestones order by jurisdiction, year nulls last, kind",
         "plan_costs": "select * exclude (resource, per, whole_at, facility) from policy_plan_costs order by all",

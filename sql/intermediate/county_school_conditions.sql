@@ -26,7 +26,7 @@ per_school as (
               or coalesce(junior_students > 0 and junior_max_class_size > max_class_junior, false)
         end as over_class_size,
         case
-            when school_type = '小学教学点' then false
+            when school_type = '{{ teaching_point }}' then false
             when music_rooms is null or art_rooms is null then null
             when music_rooms * classes_per_special_room < classes
               or art_rooms * classes_per_special_room < classes then true

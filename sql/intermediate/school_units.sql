@@ -29,7 +29,7 @@ eligible as (
     select * from schools
     where (include_special_education or school_type <> '特殊教育学校')
       and (include_private or ownership <> '民办')
-      and not (school_type = '小学教学点' and primary_students < teaching_point_min_students)
+      and not (school_type = '{{ teaching_point }}' and primary_students < teaching_point_min_students)
 ),
 
 -- A teaching point at or above the cut is its own unit, unless the province merges it into
@@ -38,7 +38,7 @@ assigned as (
     select
         e.*,
         case
-            when e.school_type = '小学教学点' and e.merge_teaching_points_into_parent
+            when e.school_type = '{{ teaching_point }}' and e.merge_teaching_points_into_parent
                  and parent.school_id is not null
             then parent.school_id
             else e.school_id
@@ -46,7 +46,7 @@ assigned as (
         (e.w_primary > 0)::int + (e.w_junior > 0)::int + (e.w_senior > 0)::int > 1 as is_combined
     from eligible e
     left join eligible parent
-        on parent.school_id = e.parent_school_id and parent.school_type <> '小学教学点'
+        on parent.school_id = e.parent_school_id and parent.school_type <> '{{ teaching_point }}'
 ),
 
 facilities as (
@@ -96,7 +96,7 @@ contributions as (
         year, province_code, province, county_code, county_name, unit_school_id, level,
         school_id = unit_school_id as own,
         school_name, school_type, ownership, location,
-        case when school_type = '小学教学点' then 'teaching_point' when is_combined then 'section' else 'school' end
+        case when school_type = '{{ teaching_point }}' then 'teaching_point' when is_combined then 'section' else 'school' end
             as unit_kind,
         -- the share of its own school's facilities this section receives (1 for a one-level
         -- school): the plan divides a section's addition by it to say what the school must add

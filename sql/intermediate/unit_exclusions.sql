@@ -18,11 +18,11 @@ from (
     union all
     select *, 'teaching_point_below_cut',
            '教学点在校生不足 ' || teaching_point_min_students || ' 人，不单独作为评估单元'
-    from schools where school_type = '小学教学点' and primary_students < teaching_point_min_students
+    from schools where school_type = '{{ teaching_point }}' and primary_students < teaching_point_min_students
     union all
     select s.*, 'merged_into_parent', '教学点并入所属学校 ' || s.parent_school_id || ' 计算'
     from schools s
-    where s.school_type = '小学教学点' and s.merge_teaching_points_into_parent
+    where s.school_type = '{{ teaching_point }}' and s.merge_teaching_points_into_parent
       and s.primary_students >= s.teaching_point_min_students
       and s.school_id not in (select school_id from school_units where year = getvariable('run_year'))
 )

@@ -4,7 +4,8 @@
 --   the items' projections); null when an item never would (not improving, a yes/no item, a
 --   veto, or only one year of data), with the reason in projection_note.
 --   on_track_YYYY: passes now, or projected to pass by that year; false when it never would at
---   the current pace; null when data are missing.
+--   the current pace; null when data are missing. One for each of the national plan's checkpoint
+--   years (checkpoint_years: contract.CHECKPOINT_YEARS).
 with t as (
     select * from county_items
 ),
@@ -37,20 +38,12 @@ select
             then 'at current pace by ' || a.latest_projection || ' / 按当前进度预计 ' || a.latest_projection || ' 年达到'
         else 'not at current pace / 按当前进度无法达到: ' || array_to_string(a.items_not_on_pace, ', ')
     end as projection_note,
+    {%- for y in checkpoint_years %}
     case
         when s.status = 'quality_balanced' then true
-        when a.items_failing > 0 and a.failing_without_projection = 0 then a.latest_projection <= 2027
+        when a.items_failing > 0 and a.failing_without_projection = 0 then a.latest_projection <= {{ y }}
         when a.items_failing > 0 then false
-    end as on_track_2027,
-    case
-        when s.status = 'quality_balanced' then true
-        when a.items_failing > 0 and a.failing_without_projection = 0 then a.latest_projection <= 2030
-        when a.items_failing > 0 then false
-    end as on_track_2030,
-    case
-        when s.status = 'quality_balanced' then true
-        when a.items_failing > 0 and a.failing_without_projection = 0 then a.latest_projection <= 2035
-        when a.items_failing > 0 then false
-    end as on_track_2035
+    end as on_track_{{ y }}{{ "," if not loop.last }}
+    {%- endfor %}
 from county_scorecard s
 join agg a using (year, province_code, county_code)
