@@ -126,6 +126,14 @@ def table_cells(page: Path, table: str) -> list[list[tuple[str, str]]]:
         return [[tuple(c) for c in r] for r in rows]
 
 
+def drawn_figure(page: Path, target: str) -> dict:
+    """The figure drawn in the element ``target`` as plotly.js holds it (its traces and layout),
+    after the page's script has put in what the page's JSON leaves to it."""
+    with _opened(page) as tab:
+        return tab.evaluate("id => { const gd = document.getElementById(id); "
+                            "return JSON.parse(JSON.stringify({data: gd.data, layout: gd.layout})); }", target)
+
+
 def visit(page: Path, screenshot: Path | None = None, width: int = 1280, height: int = 900, phone: bool = False,
           full_page: bool = False, pdf: Path | None = None, timeout_ms: int = 60_000) -> Visit:
     """Load ``page`` with every non-file request blocked; optionally screenshot it (the first

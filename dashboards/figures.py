@@ -239,30 +239,31 @@ def cv_trends(cv_all_years: list[dict]) -> dict:
         legend={"orientation": "h", "y": -0.12, "yanchor": "top"})}
 
 
-def school_positions(schools: dict[str, list], cv: list[dict], thresholds: dict) -> dict | None:
+def school_positions(schools: dict[str, list], cv: list[dict], thresholds: dict, table: str) -> dict | None:
     """For each CV that fails: every school's value against the county value (X̄) and the standard,
     lowest first, so a leader sees which schools sit below the standard and below the county
     (the ones to raise) and which sit far above it. One view per failing CV, switched by a menu.
-    None when every CV passes."""
+    None when every CV passes.
+
+    The points are the school table's own rows (``table``: its id): ``assets/dashboard.js``
+    takes each view's level and indicator from ``points`` and places and colours its schools
+    from the rows the table is drawn from, so the page carries each school's values once. (As
+    points here, each school's name and value travelled again for every failing CV: a fifth of a
+    national run's county pages.)"""
     failing = sorted((r for r in cv if r["cv_meets"] is False), key=lambda r: -r["cv"])
     if not failing:
         return None
-    by_level: dict[str, list[int]] = {}      # the schools' places in ``schools``' columns
-    for i, level in enumerate(schools["level"]):
-        by_level.setdefault(level, []).append(i)
-    names, students = schools["school_name"], schools["students"]
-    data, buttons = [], []
+    column = {i.code: k for k, i in enumerate(INDICATORS)}
+    data, buttons, views, rows = [], [], [], 0
     for k, r in enumerate(failing):
-        ind = r["indicator"]
-        column = schools[ind]
-        s = sorted((i for i in by_level.get(r["level"], []) if column[i] is not None), key=column.__getitem__)
-        thr = thresholds[(r["level"], ind)]
-        values = [column[i] for i in s]
-        colour = ["#c53030" if v < thr else ("#dd6b20" if v < r["county_value"] else "#2b6cb0") for v in values]
+        ind, level = r["indicator"], r["level"]
+        values = schools[ind]
+        rows = max(rows, sum(1 for lv, v in zip(schools["level"], values) if lv == level and v is not None))
+        thr = thresholds[(level, ind)]
+        views.append({"level": level, "indicator": column[ind], "threshold": thr, "county_value": r["county_value"]})
         data.append({
-            "type": "scatter", "mode": "markers", "visible": k == 0, "x": values,
-            "y": [names[i] for i in s], "marker": {"color": colour, "size": 9},
-            "customdata": [students[i] for i in s], "showlegend": False,
+            "type": "scatter", "mode": "markers", "visible": k == 0, "x": [], "y": [], "customdata": [],
+            "marker": {"size": 9}, "showlegend": False,
             "hovertemplate": "%{y}<br>指标值 %{x:,.2f}<br>在校生 %{customdata:,}<extra></extra>",
         })
         shapes = [{"type": "line", "yref": "paper", "y0": 0, "y1": 1, "x0": thr, "x1": thr,
@@ -276,19 +277,23 @@ def school_positions(schools: dict[str, list], cv: list[dict], thresholds: dict)
             {"x": r["county_value"], "y": 1, "yref": "paper", "text": f"县域均值 {r['county_value']:,.2f}",
              "showarrow": False, "yanchor": "bottom", "xanchor": "left" if left else "right",
              "font": {"color": "#4a5568"}}]
-        label = f"{LEVEL_ZH[r['level']]}·{IND_SHORT[r['indicator']]}（{r['cv']:.3f}，标准 ≤ {r['cv_threshold']:.2f}）"
+        label = f"{LEVEL_ZH[level]}·{IND_SHORT[ind]}（{r['cv']:.3f}，标准 ≤ {r['cv_threshold']:.2f}）"
         buttons.append({"label": label, "method": "update",
                         "args": [{"visible": [i == k for i in range(len(failing))]},
                                  {"shapes": shapes, "annotations": annotations,
-                                  "xaxis.title.text": f"{IND_ZH[r['indicator']]}（{IND_UNIT[r['indicator']]}）"}]})
+                                  "xaxis.title.text": f"{IND_ZH[ind]}（{IND_UNIT[ind]}）"}]})
     first = buttons[0]["args"][1]
-    rows = max(len(d["y"]) for d in data)
-    return {"data": data, "layout": layout(
+    return {"data": data, "points": {"table": table, "views": views, "colours": POSITION_COLOURS},
+            "layout": layout(
         xaxis={"title": {"text": first["xaxis.title.text"]}, "rangemode": "tozero"},
         yaxis={"automargin": True, "dtick": 1}, height=max(360, 18 * rows + 170),
         shapes=first["shapes"], annotations=first["annotations"], margin={"l": 60, "r": 30, "t": 90, "b": 60},
         updatemenus=[{"buttons": buttons, "direction": "down", "x": 0, "xanchor": "left", "y": 1.0,
                       "yanchor": "bottom", "pad": {"b": 30}}])}
+
+
+# a school below the standard, at or above it but below the county value, at or above both
+POSITION_COLOURS = ["#c53030", "#dd6b20", "#2b6cb0"]
 
 
 def provinces_overview(progress: pl.DataFrame, milestones: pl.DataFrame, year: int,

@@ -273,6 +273,9 @@ def _missing_block(card: dict, items: list[dict]) -> str:
     return f"<div class='warning'><strong>{head}。缺少的数据及提供方：</strong><ul>{''.join(lines)}</ul></div>"
 
 
+SCHOOL_TABLE = "school-table"   # the school table's id: the figure of school positions draws from its rows
+
+
 def _school_table(schools: dict[str, list], thresholds: dict, rule: SchoolRule) -> str:
     """Every unit with its seven values (two decimals), coloured: at the standard, below it, below
     85% of it. The rows travel as JSON, drawn into the table by ``assets/dashboard.js`` (which
@@ -294,9 +297,9 @@ def _school_table(schools: dict[str, list], thresholds: dict, rule: SchoolRule) 
     legend = ("<p class='note'>点击表头排序。<span class='key pass'>达到标准</span>"
               "<span class='key fail'>低于标准</span>"
               f"<span class='key floor'>低于标准的 {share_words(rule.floor_share)}</span></p>")
-    return (legend + '<div class="scroll"><table class="sortable schools" id="school-table">'
+    return (legend + f'<div class="scroll"><table class="sortable schools" id="{SCHOOL_TABLE}">'
             f'<thead><tr>{head}</tr></thead><tbody></tbody></table></div>'
-            f'<script type="application/json" class="school-rows" data-target="school-table">{_json(data)}</script>')
+            f'<script type="application/json" class="school-rows" data-target="{SCHOOL_TABLE}">{_json(data)}</script>')
 
 
 def county_page(code: str, pub_year: int, d: dict, thresholds: dict, rule: SchoolRule) -> str:
@@ -333,7 +336,7 @@ def county_page(code: str, pub_year: int, d: dict, thresholds: dict, rule: Schoo
              "<h2>校际差异系数及其变化</h2>",
              cv_explained(_cv_ceilings((r["level"], r["cv_threshold"]) for r in cv_year)), div("cv_trend", 480),
              "<h2>差异系数未达标：各校处在哪一边</h2>"]
-    positions = school_positions(schools, cv_year, thresholds)
+    positions = school_positions(schools, cv_year, thresholds, SCHOOL_TABLE)
     if positions:
         figures["positions"] = positions
         body += ["<p class='note'>每个点是一所学校（评估单元）。红色：低于标准；橙色：达到标准但低于县域均值；"

@@ -8,8 +8,34 @@
                              'lasso2d', 'select2d', 'toggleSpikelines'],
     toImageButtonOptions: {format: 'png', scale: 2}
   };
+  var schoolRows = {};   // the school table's rows by the table's id, parsed once
+  function rowsOf(table) {
+    if (!schoolRows[table]) {
+      schoolRows[table] = JSON.parse(document.querySelector('script.school-rows[data-target="' + table + '"]').textContent).rows;
+    }
+    return schoolRows[table];
+  }
+  // A figure of school positions (dashboards/figures.py, school_positions) gives each view's
+  // level, indicator and lines; its points are the school table's rows: the schools of the level
+  // with a value, lowest first (ties in the table's order), coloured below the standard, below
+  // the county value, or at or above both.
+  function placeSchools(fig) {
+    var p = fig.points, rows = rowsOf(p.table);
+    p.views.forEach(function (view, k) {
+      var at = 4 + view.indicator, trace = fig.data[k];
+      var shown = rows.filter(function (r) { return r[1] === view.level && r[at] !== null; });
+      shown.sort(function (a, b) { return a[at] - b[at]; });
+      trace.x = shown.map(function (r) { return r[at]; });
+      trace.y = shown.map(function (r) { return r[0]; });
+      trace.customdata = shown.map(function (r) { return r[3]; });
+      trace.marker.color = trace.x.map(function (v) {
+        return p.colours[v < view.threshold ? 0 : (v < view.county_value ? 1 : 2)];
+      });
+    });
+  }
   document.querySelectorAll('script.figure[type="application/json"]').forEach(function (node) {
     var fig = JSON.parse(node.textContent);
+    if (fig.points) placeSchools(fig);
     Plotly.newPlot(node.dataset.target, fig.data, fig.layout, config);
   });
   // Tables' rows, from their JSON (dashboards/pages.py, table): each cell's HTML and class, its
