@@ -10,14 +10,9 @@ with cv as (
 select
     cv.year, any_value(cv.province) as province, cv.province_code, cv.county_code,
     any_value(cv.county_name) as county_name, cv.level,
-    max(cv.cv) filter (where indicator = 'teaching_area_per_student') as cv_teaching_area_per_student,
-    max(cv.cv) filter (where indicator = 'sports_area_per_student') as cv_sports_area_per_student,
-    max(cv.cv) filter (where indicator = 'equipment_value_per_student') as cv_equipment_value_per_student,
-    max(cv.cv) filter (where indicator = 'computers_per100') as cv_computers_per100,
-    max(cv.cv) filter (where indicator = 'books_per_student') as cv_books_per_student,
-    max(cv.cv) filter (where indicator = 'teachers_per100') as cv_teachers_per100,
-    max(cv.cv) filter (where indicator = 'qualified_teachers_per100') as cv_qualified_teachers_per100,
-    max(cv.cv) filter (where indicator = 'mid_senior_title_teachers_per100') as cv_mid_senior_title_teachers_per100,
+    {%- for i in basic_indicators %}
+    max(cv.cv) filter (where indicator = '{{ i }}') as cv_{{ i }},
+    {%- endfor %}
     count(cv.cv)::int as indicators_with_cv,
     case when count(cv.cv) = (select count(*) from dim_indicators where method = 'basic_2012')
          then avg(cv.cv::decimal(38, 15))::double end as composite_cv,
