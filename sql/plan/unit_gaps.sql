@@ -18,11 +18,9 @@ with units as (
 
 resources as (
     unpivot (select year, province, province_code, county_code, county_name, school_id, school_name,
-                    level, students, qualified_teachers, backbone_teachers, pe_arts_teachers,
-                    teaching_area_m2, sports_area_m2, equipment_value_yuan, multimedia_rooms
+                    level, students, {{ resource_columns | join(", ") }}
              from units)
-    on qualified_teachers, backbone_teachers, pe_arts_teachers, teaching_area_m2, sports_area_m2,
-       equipment_value_yuan, multimedia_rooms
+    on {{ resource_columns | join(", ") }}
     into name resource value amount
 ),
 
