@@ -30,7 +30,6 @@ SUPPLIER = {"resource": "学校统计数据（县统计人员按问题清单改�
             "default": "县级评估填报表（县教育行政部门填报）"}
 
 
-
 def cv_explained(ceilings: dict[str, float]) -> str:
     """What a CV is, with the ceilings in force where the page is ({level: ceiling}, from the
     published rows: a province may set its own)."""
