@@ -63,7 +63,8 @@ SCHOOL_TYPE_ALIASES = {
     "特教学校": "特殊教育学校",
     "特殊教育": "特殊教育学校",
 }
-OWNERSHIPS = ("公办", "民办")
+PRIVATE = "民办"
+OWNERSHIPS = ("公办", PRIVATE)
 LOCATIONS = ("城区", "镇区", "乡村")
 BOOL_TRUE = ("是", "true", "1", "yes", "y", "t")
 BOOL_FALSE = ("否", "false", "0", "no", "n", "f")

@@ -95,20 +95,23 @@ def model_sql(name: str, sql_dir: Path = SQL_DIR) -> str:
 def render_sql(text: str) -> str:
     """A model's text as a Jinja template, with the contract's ``quality_indicators`` (the codes
     of the seven), ``resource_columns`` (the units' totals they are made of),
-    ``basic_indicators`` (the eight of 基本均衡), ``checkpoint_years`` (the national plan's) and
-    ``teaching_point`` (the school type 小学教学点), each written once there. SQL alone cannot pair two sets of columns by name
-    (each indicator's value with its threshold) without a long form and a grouping back, which
-    costs more than the rest of the model; a loop over the seven writes the pairs out. Plain SQL
-    passes through unchanged."""
+    ``basic_indicators`` (the eight of 基本均衡), ``checkpoint_years`` (the national plan's), and
+    the school types and ownership the units treat apart (``teaching_point`` 小学教学点,
+    ``special_education`` 特殊教育学校, ``private_ownership`` 民办), each written once there
+    (see sql/README.md). SQL alone cannot pair two sets of columns by name (each indicator's value
+    with its threshold) without a long form and a grouping back, which costs more than the rest of
+    the model; a loop over the seven writes the pairs out. Plain SQL passes through unchanged."""
     import jinja2
 
-    from junheng.contract import BASIC_INDICATORS, CHECKPOINT_YEARS, INDICATORS, RESOURCES, TEACHING_POINT
+    from junheng.contract import (BASIC_INDICATORS, CHECKPOINT_YEARS, INDICATORS, PRIVATE, RESOURCES,
+                                  SPECIAL_EDUCATION, TEACHING_POINT)
 
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
     return env.from_string(text).render(quality_indicators=tuple(i.code for i in INDICATORS),
                                         resource_columns=tuple(r.column for r in RESOURCES),
                                         basic_indicators=tuple(i.code for i in BASIC_INDICATORS),
-                                        checkpoint_years=CHECKPOINT_YEARS, teaching_point=TEACHING_POINT)
+                                        checkpoint_years=CHECKPOINT_YEARS, teaching_point=TEACHING_POINT,
+                                        special_education=SPECIAL_EDUCATION, private_ownership=PRIVATE)
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:

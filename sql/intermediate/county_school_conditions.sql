@@ -9,7 +9,7 @@ with s as (
            st.primary_students + st.junior_students as compulsory_students
     from stg_schools st
     join policy_province p on p.province_code = st.province_code
-    where st.year = getvariable('run_year') and st.school_type <> '特殊教育学校'
+    where st.year = getvariable('run_year') and st.school_type <> '{{ special_education }}'
 ),
 
 per_school as (

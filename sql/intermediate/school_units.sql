@@ -27,8 +27,8 @@ with schools as (
 
 eligible as (
     select * from schools
-    where (include_special_education or school_type <> '特殊教育学校')
-      and (include_private or ownership <> '民办')
+    where (include_special_education or school_type <> '{{ special_education }}')
+      and (include_private or ownership <> '{{ private_ownership }}')
       and not (school_type = '{{ teaching_point }}' and primary_students < teaching_point_min_students)
 ),
 

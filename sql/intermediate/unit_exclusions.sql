@@ -11,10 +11,10 @@ select year, province_code, county_code, county_name, school_id, school_name, sc
        reason, reason_zh
 from (
     select *, 'special_education' as reason, '特殊教育学校不参与七项资源配置指标' as reason_zh
-    from schools where school_type = '特殊教育学校' and not include_special_education
+    from schools where school_type = '{{ special_education }}' and not include_special_education
     union all
     select *, 'private_excluded', '按设置，民办学校不参与评估'
-    from schools where ownership = '民办' and not include_private
+    from schools where ownership = '{{ private_ownership }}' and not include_private
     union all
     select *, 'teaching_point_below_cut',
            '教学点在校生不足 ' || teaching_point_min_students || ' 人，不单独作为评估单元'
