@@ -239,6 +239,10 @@ def cv_trends(cv_all_years: list[dict]) -> dict:
         legend={"orientation": "h", "y": -0.12, "yanchor": "top"})}
 
 
+# a school below the standard, at or above it but below the county value, at or above both
+POSITION_COLOURS = ["#c53030", "#dd6b20", "#2b6cb0"]
+
+
 def school_positions(schools: dict[str, list], cv: list[dict], thresholds: dict, table: str) -> dict | None:
     """For each CV that fails: every school's value against the county value (X̄) and the standard,
     lowest first, so a leader sees which schools sit below the standard and below the county
@@ -290,10 +294,6 @@ def school_positions(schools: dict[str, list], cv: list[dict], thresholds: dict,
         shapes=first["shapes"], annotations=first["annotations"], margin={"l": 60, "r": 30, "t": 90, "b": 60},
         updatemenus=[{"buttons": buttons, "direction": "down", "x": 0, "xanchor": "left", "y": 1.0,
                       "yanchor": "bottom", "pad": {"b": 30}}])}
-
-
-# a school below the standard, at or above it but below the county value, at or above both
-POSITION_COLOURS = ["#c53030", "#dd6b20", "#2b6cb0"]
 
 
 def provinces_overview(progress: pl.DataFrame, milestones: pl.DataFrame, year: int,

@@ -34,12 +34,17 @@ def cv_explained(ceilings: dict[str, float]) -> str:
     """What a CV is, with the ceilings in force where the page is ({level: ceiling}, from the
     published rows: a province may set its own)."""
     levels = [lv for lv in LEVEL_ZH if lv in ceilings]
-    rule = ("、".join(f"{LEVEL_ZH[lv]}每项不超过 {ceilings[lv]:.2f}" for lv in levels)
-            + f" 才算达标，{len(INDICATORS) * len(levels)} 项都要达标。") if levels else "每项都不超过标准才算达标。"
+    rule = (_ceiling_words(ceilings, "不超过") + f" 才算达标，{len(INDICATORS) * len(levels)} 项都要达标。"
+            if levels else "每项都不超过标准才算达标。")
     return ("<p class='explain'><strong>什么是差异系数：</strong>衡量县内各校某项资源配置的差距。"
             "先算全县平均水平（全县资源总量 ÷ 全县学生数），再看各校偏离这个平均水平有多远（按学生数加权），"
             f"偏离越大，差异系数越大。{rule}"
             "把条件最差的学校提上来，是降低差异系数最省的办法。</p>")
+
+
+def _ceiling_words(ceilings: dict[str, float], sign: str) -> str:
+    """Each level's ceiling in words, in the levels' order: 小学每项不超过 0.50、初中每项不超过 0.45."""
+    return "、".join(f"{zh}每项{sign} {ceilings[lv]:.2f}" for lv, zh in LEVEL_ZH.items() if lv in ceilings)
 
 
 def _cv_ceilings(rows) -> dict[str, float]:
@@ -477,8 +482,7 @@ def _cv_ceiling_words(pub) -> str:
     the provinces that set others."""
     words: dict[str, str] = {}
     for (code,), rows in pub.thresholds.group_by(["province_code"]):
-        ceilings = _cv_ceilings(rows.select("level", "cv_threshold").iter_rows())
-        words[code] = "、".join(f"{LEVEL_ZH[lv]}每项 ≤ {ceilings[lv]:.2f}" for lv in LEVEL_ZH if lv in ceilings)
+        words[code] = _ceiling_words(_cv_ceilings(rows.select("level", "cv_threshold").iter_rows()), " ≤")
     if not words:
         return "每项不超过标准"
     common = max(sorted(set(words.values())), key=list(words.values()).count)

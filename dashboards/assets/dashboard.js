@@ -8,19 +8,19 @@
                              'lasso2d', 'select2d', 'toggleSpikelines'],
     toImageButtonOptions: {format: 'png', scale: 2}
   };
-  var schoolRows = {};   // the school table's rows by the table's id, parsed once
-  function rowsOf(table) {
-    if (!schoolRows[table]) {
-      schoolRows[table] = JSON.parse(document.querySelector('script.school-rows[data-target="' + table + '"]').textContent).rows;
+  var schoolData = {};   // each school table's JSON by the table's id, parsed once for its figure and itself
+  function schoolsOf(table) {
+    if (!schoolData[table]) {
+      schoolData[table] = JSON.parse(document.querySelector('script.school-rows[data-target="' + table + '"]').textContent);
     }
-    return schoolRows[table];
+    return schoolData[table];
   }
   // A figure of school positions (dashboards/figures.py, school_positions) gives each view's
   // level, indicator and lines; its points are the school table's rows: the schools of the level
   // with a value, lowest first (ties in the table's order), coloured below the standard, below
   // the county value, or at or above both.
   function placeSchools(fig) {
-    var p = fig.points, rows = rowsOf(p.table);
+    var p = fig.points, rows = schoolsOf(p.table).rows;
     p.views.forEach(function (view, k) {
       var at = 4 + view.indicator, trace = fig.data[k];
       var shown = rows.filter(function (r) { return r[1] === view.level && r[at] !== null; });
@@ -72,7 +72,7 @@
     return parts[0].replace(/\B(?=(\d{3})+(?!\d))/g, ',') + '.' + parts[1];
   }
   document.querySelectorAll('script.school-rows[type="application/json"]').forEach(function (node) {
-    var d = JSON.parse(node.textContent), body = document.getElementById(node.dataset.target).tBodies[0];
+    var d = schoolsOf(node.dataset.target), body = document.getElementById(node.dataset.target).tBodies[0];
     d.rows.forEach(function (r) {
       var row = body.insertRow(), level = r[1], kind = r[2], thresholds = d.thresholds[level];
       cell(row, r[0], 'text');
