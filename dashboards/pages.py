@@ -17,8 +17,9 @@ import polars as pl
 from dashboards.figures import (IND_UNIT, IND_ZH, LEVEL_ZH, STATUS_ZH, cv_heatmap, cv_trends, common_failures,
                                 indicators_vs_threshold, milestone_path, provinces_overview, ranked_counties,
                                 school_positions)
-from junheng.brief import Brief, SchoolRule, county_brief, share_words, yuan
+from junheng.brief import Brief, SchoolRule, county_brief, yuan
 from junheng.contract import CHECKPOINT_YEARS, INDICATORS
+from junheng.policy import share_words
 
 VERDICT_ZH = {"pass": "达标", "fail": "未达标", "insufficient_data": "数据不足"}
 AREA_ZH = {"resource": "资源配置", "government": "政府保障程度", "quality": "教育质量", "recognition": "社会认可度",

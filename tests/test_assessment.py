@@ -174,6 +174,37 @@ def test_provincial_overrides(assess, code, item, column, value, verdict, rule):
     assert got == (verdict, rule)
 
 
+def test_item_names_state_the_numbers_their_province_sets():
+    # a province that changes a limit, a threshold or the school rule is named with its own
+    # numbers, without renaming the item; other provinces keep the national words
+    policy = Policy(POLICY.national, {**POLICY.overrides, "32": {
+        "meta": {"province_code": "32", "rule": "江苏"},
+        "government": {"school_limits": {"max_class_primary": 40, "max_class_junior": 45}},
+        "resource": {"school_rule": {"min_indicators_met": 5, "floor_share": 0.875}},
+        "items": {"G07_special_education_funding": {"threshold": 7500.5}}}})
+    names = {(r["province_code"], r["item"]): r["item_name"]
+             for r in policy.item_table(["32", "52"]).iter_rows(named=True)}
+    assert names["32", "G05_class_size"] == "小学、初中所有班级学生数分别不超过40人、45人：超大班额学校数"
+    assert names["52", "G05_class_size"] == "小学、初中所有班级学生数分别不超过45人、50人：超大班额学校数"
+    assert names["32", "R01_all_units_meet_standard"] == "每所学校（评估单元）七项指标至少5项达标、余项不低于87.5%"
+    assert names["52", "R01_all_units_meet_standard"] == "每所学校（评估单元）七项指标至少6项达标、余项不低于85%"
+    assert names["32", "G07_special_education_funding"] == "特殊教育学校生均公用经费不低于7500.5元"
+    assert names["52", "Q04b_monitoring_gap"] == "国家义务教育质量监测校际差异率低于0.15"
+    assert names["52", "G04_school_size"] == ("学校规模不超过2000人（九年一贯制、十二年一贯制义务教育阶段不超过2500人）"
+                                              "：超规模学校数")
+
+
+@pytest.mark.parametrize("name,reason", [("不超过{government.school_limits.max_class_senior}人", "which is not a setting"),
+                                         ("{government.school_limits.combined_types}", "which is not a number"),
+                                         ("不低于{threshold}", "which is not a setting")])
+def test_an_item_name_naming_no_setting_is_an_error(name, reason):
+    policy = Policy(POLICY.national, {"52": {"meta": {"province_code": "52"},
+                                             "items": {"G01_layout_planning": {"name": name}}}})
+    with pytest.raises(ValueError, match=reason) as error:
+        policy.item_table(["52"])
+    assert "G01_layout_planning" in str(error.value) and "项目" in str(error.value)
+
+
 # ---- the scorecard ---------------------------------------------------------------------------
 
 

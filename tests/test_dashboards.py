@@ -523,8 +523,7 @@ def test_the_pages_and_the_plan_state_the_rule_and_ceilings_their_province_sets(
     shutil.copytree(POLICY_DIR, policy)
     jiangsu = next((policy / "provinces").glob("32_*.toml"))
     jiangsu.write_text(jiangsu.read_text(encoding="utf-8") + "\n[resource.cv_thresholds]\nprimary = 0.45\n"
-                       "junior = 0.40\n\n[resource.school_rule]\nmin_indicators_met = 5\nfloor_share = 0.9\n\n"
-                       "[items.R01_all_units_meet_standard]\nname = \"每所学校（评估单元）七项指标至少5项达标、余项不低于90%\"\n",
+                       "junior = 0.40\n\n[resource.school_rule]\nmin_indicators_met = 5\nfloor_share = 0.9\n",
                        encoding="utf-8")
     out = tmp_path / "out"
     run_pipeline(SAMPLE_DIR / "xlsx", out, tmp_path / "w.duckdb", policy, instance=DagsterInstance.ephemeral())
@@ -533,6 +532,10 @@ def test_the_pages_and_the_plan_state_the_rule_and_ceilings_their_province_sets(
     rules = {r["province_code"]: r for r in reference.iter_rows(named=True)}
     assert (rules["32"]["min_indicators_met"], rules["32"]["floor_share"]) == (5, 0.9)
     assert (rules["52"]["min_indicators_met"], rules["52"]["floor_share"]) == (6, 0.85)
+    named = dict(read(out, "county_items").filter(pl.col("item") == "R01_all_units_meet_standard")
+                 .select("province_code", "item_name").unique().iter_rows())
+    assert named["32"] == "每所学校（评估单元）七项指标至少5项达标、余项不低于90%"
+    assert named["52"] == "每所学校（评估单元）七项指标至少6项达标、余项不低于85%"
 
     cards = read(out, "county_scorecard")
     site = out / "dashboards"

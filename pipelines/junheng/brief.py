@@ -11,6 +11,7 @@ from typing import NamedTuple
 import polars as pl
 
 from junheng.contract import INDICATORS, LEVEL_NAMES_ZH, LEVELS, RESOURCES
+from junheng.policy import share_words
 
 LEVEL_ZH = {lv: LEVEL_NAMES_ZH[lv] for lv in LEVELS}   # the assessed levels, in order
 RESOURCE = {r.indicator: r for r in RESOURCES}
@@ -52,11 +53,6 @@ def school_rules(reference: pl.DataFrame) -> dict[str, SchoolRule]:
     """Each province's school rule, from the published reference/indicator_thresholds."""
     return {code: SchoolRule(floor, tolerance, met) for code, floor, tolerance, met in reference.select(
         "province_code", "floor_share", "relative_tolerance", "min_indicators_met").unique().iter_rows()}
-
-
-def share_words(share: float) -> str:
-    """A share as people write it: 0.85 → 85%, 0.875 → 87.5%."""
-    return f"{share * 100:g}%"
 
 
 @dataclass

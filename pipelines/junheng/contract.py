@@ -299,7 +299,8 @@ PUBLISHED: dict[str, tuple[OutColumn, ...]] = {
         *_indicator_columns(),
         OutColumn("indicators_met", pl.Int32(), "how many of the seven reach their threshold (0-7)", "达标指标数"),
         OutColumn("lowest_share_of_threshold", pl.Float64(), "the lowest value / threshold among the seven", "最低指标达标比"),
-        OutColumn("meets_school_standard", pl.Boolean(), "at least 6 of 7 met and none below 85% of its threshold", "学校达标"),
+        OutColumn("meets_school_standard", pl.Boolean(), "the province's school rule: at least min_indicators_met of the seven met, none below "
+                  "floor_share of its threshold (reference/indicator_thresholds)", "学校达标"),
     ),
     "county_cv": (
         OutColumn("year", pl.Int32(), "school year", "学年"),

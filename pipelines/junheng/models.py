@@ -83,8 +83,8 @@ MODELS: tuple[Model, ...] = (
           " Every indicator of every unit, one column each (the seven of 2017 and the eight of 2012).",
           ("school_units",), ("year", "school_id", "level"), view=True),
     Model("school_indicators",
-          "学校资源配置七项指标及达标判定（至少6项达标且其余不低于标准的85%）。"
-          " The seven resource indicators per unit and the school rule (6 of 7, 85% floor).",
+          "学校资源配置七项指标及达标判定（按本省的学校达标规则，见 [resource.school_rule]）。"
+          " The seven resource indicators per unit and the school rule ([resource.school_rule] of the province).",
           ("unit_indicators", "school_units", "policy_level_thresholds", "policy_province"),
           ("year", "county_code", "school_id", "level"),
           published=True, expectations=True,

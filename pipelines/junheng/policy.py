@@ -12,6 +12,7 @@ carries no literals.
 from __future__ import annotations
 
 import copy
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,40 @@ from junheng.contract import INDICATORS, LEVELS, RESOURCES
 from junheng.paths import POLICY_DIR
 
 NATIONAL_RULE = "national"
+
+# a setting named in an item's name: {threshold} (the item's own), {a.b.c} (any setting), and a
+# share as a percentage with a trailing %: {resource.school_rule.floor_share%} → 85%
+_SETTING_IN_NAME = re.compile(r"\{([A-Za-z0-9_.]+)(%?)\}")
+
+
+def number_words(value: float) -> str:
+    """A number as people write it in a rule: 6, 2000, 0.15, 87.5 (no trailing zeros, no exponent)."""
+    value = round(float(value), 9)
+    return str(int(value)) if value.is_integer() else f"{value:f}".rstrip("0")
+
+
+def share_words(share: float) -> str:
+    """A share as people write it: 0.85 → 85%, 0.875 → 87.5%."""
+    return f"{number_words(share * 100)}%"
+
+
+def item_name(item: str, spec: dict[str, Any], settings: dict[str, Any]) -> str:
+    """An item's name with the numbers it states read from the settings in force, so a province
+    that changes a threshold or a limit never has to rename the item to match."""
+    def setting(match: re.Match) -> str:
+        path, as_share = match.groups()
+        node: Any = spec if path == "threshold" else settings
+        for key in path.split("."):
+            if not isinstance(node, dict) or key not in node:
+                raise ValueError(f"policy: 项目 {item} 的名称引用了不存在的设置 {{{path}}} / "
+                                 f"the name of item {item} refers to {{{path}}}, which is not a setting")
+            node = node[key]
+        if isinstance(node, bool) or not isinstance(node, (int, float)):
+            raise ValueError(f"policy: 项目 {item} 的名称引用的设置 {{{path}}} 不是数值 / "
+                             f"the name of item {item} refers to {{{path}}}, which is not a number")
+        return share_words(node) if as_share else number_words(node)
+
+    return _SETTING_IN_NAME.sub(setting, spec["name"])
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -107,13 +142,14 @@ class Policy:
         """One row per province and county item: area, name, input, comparison, threshold, rule."""
         rows = []
         for code in sorted(set(province_codes)):
-            for item, spec in self.for_province(code)["items"].items():
+            settings = self.for_province(code)
+            for item, spec in settings["items"].items():
                 rows.append(
                     {
                         "province_code": code,
                         "item": item,
                         "area": spec["area"],
-                        "item_name": spec["name"],
+                        "item_name": item_name(item, spec, settings),
                         "input": spec["input"],
                         "op": spec["op"],
                         "threshold": float(spec["threshold"]) if "threshold" in spec else None,
