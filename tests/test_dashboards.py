@@ -406,11 +406,22 @@ def test_the_browser_check_catches_what_it_must(tmp_path):
 def test_junheng_plan_prints_the_county_plan_from_the_published_tables(published, capsys):
     from junheng.cli import main
 
-    plan = read(published, "county_plan").filter(pl.col("teachers_added") > 0).row(0, named=True)
+    # the county whose plan adds the most kinds of resource; each total is stated in its unit
+    words = {"qualified_teachers_added": ("高于规定学历的专任教师", "名"), "backbone_teachers_added": ("县级以上骨干教师", "名"),
+             "pe_arts_teachers_added": ("体育艺术专任教师", "名"), "teaching_area_added_m2": ("教学及辅助用房", "㎡"),
+             "sports_area_added_m2": ("体育运动场馆", "㎡"), "multimedia_rooms_added": ("网络多媒体教室", "间")}
+    plan = (read(published, "county_plan").filter(pl.col("teachers_added") > 0)
+            .sort(pl.sum_horizontal(pl.col(*words, "equipment_added_yuan") > 0), "county_code", descending=[True, False])
+            .row(0, named=True))
     assert main(["plan", "--county", plan["county_code"], "--output", str(published)]) == 0
     text = capsys.readouterr().out
     assert f"{plan['county_name']}（{plan['county_code']}） 2024 学年 · 如何达标" in text
-    assert f"专任教师 {plan['teachers_added']:,.0f} 名" in text
+    adds = next(line for line in text.splitlines() if "需增加：" in line)
+    assert f"专任教师 {plan['teachers_added']:,.0f} 名（其中" in adds
+    for column, (name, unit) in words.items():
+        assert (f"{name} {plan[column]:,.0f} {unit}" in adds) == (plan[column] > 0), column
+    assert ("教学仪器设备 " in adds) == (plan["equipment_added_yuan"] > 0)
+    assert sum(plan[c] > 0 for c in (*words, "equipment_added_yuan")) >= 4   # the sample has such a county
     assert "一次性投入约 " in text and "两者分列，不相加" in text
     # every school the plan touches is named
     schools = read(published, "unit_plan").filter(pl.col("county_code") == plan["county_code"])

@@ -105,15 +105,10 @@ class Brief:
 def _adds_text(plan: dict) -> str:
     parts = []
     if plan["teachers_added"]:
-        detail = [f"{name} {plan[col]:,.0f} 名" for col, name in (
-            ("qualified_teachers_added", "高于规定学历"), ("backbone_teachers_added", "县级以上骨干"),
-            ("pe_arts_teachers_added", "体育艺术")) if plan[col]]
+        detail = [f"{r.zh} {amount(plan[r.added], r.unit_en)}" for r in RESOURCES if not r.facility and plan[r.added]]
         caveat = "；一名新教师可能同时计入两项，实际所需人数可能更少" if len(detail) > 1 else ""
         parts.append(f"专任教师 {plan['teachers_added']:,.0f} 名（其中{'、'.join(detail)}{caveat}）")
-    for col, name, unit in (("teaching_area_added_m2", "教学及辅助用房", "m²"), ("sports_area_added_m2", "体育运动场馆", "m²"),
-                            ("equipment_added_yuan", "教学仪器设备", "yuan"), ("multimedia_rooms_added", "网络多媒体教室", "rooms")):
-        if plan[col]:
-            parts.append(f"{name} {amount(plan[col], unit)}")
+    parts += [f"{r.zh} {amount(plan[r.added], r.unit_en)}" for r in RESOURCES if r.facility and plan[r.added]]
     return "需增加：" + "、".join(parts) + "。" if parts else ""
 
 

@@ -236,17 +236,25 @@ class Resource:
     unit_en: str
     whole_at: str | None
     facility: bool            # a whole-school figure shared between sections
+    en: str                   # what is added, in English
+    added: str                # county_plan's column of the county's total addition
 
 
 RESOURCES: tuple[Resource, ...] = (
     Resource("qualified_teachers_per100", "高于规定学历的专任教师", "qualified_teachers", 100.0, "名", "teachers",
-             "section", False),
-    Resource("backbone_teachers_per100", "县级以上骨干教师", "backbone_teachers", 100.0, "名", "teachers", "section", False),
-    Resource("pe_arts_teachers_per100", "体育艺术专任教师", "pe_arts_teachers", 100.0, "名", "teachers", "section", False),
-    Resource("teaching_area_per_student", "教学及辅助用房", "teaching_area_m2", 1.0, "平方米", "m²", None, True),
-    Resource("sports_area_per_student", "体育运动场馆", "sports_area_m2", 1.0, "平方米", "m²", None, True),
-    Resource("equipment_value_per_student", "教学仪器设备", "equipment_value_yuan", 1.0, "元", "yuan", None, True),
-    Resource("multimedia_rooms_per100", "网络多媒体教室", "multimedia_rooms", 100.0, "间", "rooms", "school", True),
+             "section", False, "teachers above the required qualification", "qualified_teachers_added"),
+    Resource("backbone_teachers_per100", "县级以上骨干教师", "backbone_teachers", 100.0, "名", "teachers", "section", False,
+             "county-level or higher backbone teachers", "backbone_teachers_added"),
+    Resource("pe_arts_teachers_per100", "体育艺术专任教师", "pe_arts_teachers", 100.0, "名", "teachers", "section", False,
+             "PE and arts teachers", "pe_arts_teachers_added"),
+    Resource("teaching_area_per_student", "教学及辅助用房", "teaching_area_m2", 1.0, "平方米", "m²", None, True,
+             "teaching and auxiliary space", "teaching_area_added_m2"),
+    Resource("sports_area_per_student", "体育运动场馆", "sports_area_m2", 1.0, "平方米", "m²", None, True,
+             "sports ground and halls", "sports_area_added_m2"),
+    Resource("equipment_value_per_student", "教学仪器设备", "equipment_value_yuan", 1.0, "元", "yuan", None, True,
+             "teaching equipment", "equipment_added_yuan"),
+    Resource("multimedia_rooms_per100", "网络多媒体教室", "multimedia_rooms", 100.0, "间", "rooms", "school", True,
+             "multimedia classrooms", "multimedia_rooms_added"),
 )
 
 # The eight indicators of basic balance (基本均衡, 教督〔2012〕3号). Per-student and per-100
@@ -430,14 +438,9 @@ _UNIT_KEYS = (
 _PLAN_AMOUNTS = (
     OutColumn("teachers_added", pl.Float64(), "teachers added, all three teacher indicators (whole teachers)",
               "新增教师（人）"),
-    OutColumn("qualified_teachers_added", pl.Float64(), "of which above the required qualification", "其中：高于规定学历教师"),
-    OutColumn("backbone_teachers_added", pl.Float64(), "of which county-level or higher backbone teachers", "其中：县级以上骨干教师"),
-    OutColumn("pe_arts_teachers_added", pl.Float64(), "of which PE and arts teachers", "其中：体育艺术专任教师"),
-    OutColumn("teaching_area_added_m2", pl.Float64(), "teaching and auxiliary space added, m² (whole schools)",
-              "新增教学及辅助用房（平方米）"),
-    OutColumn("sports_area_added_m2", pl.Float64(), "sports ground and halls added, m²", "新增体育运动场馆（平方米）"),
-    OutColumn("equipment_added_yuan", pl.Float64(), "teaching equipment added, yuan", "新增教学仪器设备（元）"),
-    OutColumn("multimedia_rooms_added", pl.Float64(), "multimedia classrooms added (whole rooms)", "新增网络多媒体教室（间）"),
+    # each resource's total: a teacher indicator's as part of teachers_added, a facility's once per school
+    *(OutColumn(r.added, pl.Float64(), f"{r.en} added, {r.unit_en} (once per school)", f"新增{r.zh}（{r.unit_zh}）")
+      if r.facility else OutColumn(r.added, pl.Float64(), f"of which {r.en}", f"其中：{r.zh}") for r in RESOURCES),
 )
 
 PUBLISHED.update({

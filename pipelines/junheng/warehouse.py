@@ -94,7 +94,7 @@ def model_sql(name: str, sql_dir: Path = SQL_DIR) -> str:
 @functools.lru_cache(maxsize=64)
 def render_sql(text: str) -> str:
     """A model's text as a Jinja template, with the contract's ``quality_indicators`` (the codes
-    of the seven), ``resource_columns`` (the units' totals they are made of),
+    of the seven), ``resources`` (what a school adds to raise each: ``Resource``),
     ``basic_indicators`` (the eight of 基本均衡), ``checkpoint_years`` (the national plan's), and
     the school types and ownership the units treat apart (``teaching_point`` 小学教学点,
     ``special_education`` 特殊教育学校, ``private_ownership`` 民办), each written once there
@@ -108,7 +108,7 @@ def render_sql(text: str) -> str:
 
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
     return env.from_string(text).render(quality_indicators=tuple(i.code for i in INDICATORS),
-                                        resource_columns=tuple(r.column for r in RESOURCES),
+                                        resources=RESOURCES,
                                         basic_indicators=tuple(i.code for i in BASIC_INDICATORS),
                                         checkpoint_years=CHECKPOINT_YEARS, teaching_point=TEACHING_POINT,
                                         special_education=SPECIAL_EDUCATION, private_ownership=PRIVATE)

@@ -27,11 +27,10 @@ school_adds as (
 totals as (
     select
         county_code,
-        coalesce(sum(teachers::decimal(38, 12))::double, 0) as teachers_added,
-        coalesce((sum(school_add::decimal(38, 12)) filter (where indicator = 'teaching_area_per_student'))::double, 0) as teaching_area_added_m2,
-        coalesce((sum(school_add::decimal(38, 12)) filter (where indicator = 'sports_area_per_student'))::double, 0) as sports_area_added_m2,
-        coalesce((sum(school_add::decimal(38, 12)) filter (where indicator = 'equipment_value_per_student'))::double, 0) as equipment_added_yuan,
-        coalesce((sum(school_add::decimal(38, 12)) filter (where indicator = 'multimedia_rooms_per100'))::double, 0) as multimedia_rooms_added
+        {%- for r in resources if r.facility %}
+        coalesce((sum(school_add::decimal(38, 12)) filter (where indicator = '{{ r.indicator }}'))::double, 0) as {{ r.added }},
+        {%- endfor %}
+        coalesce(sum(teachers::decimal(38, 12))::double, 0) as teachers_added
     from school_adds
     group by county_code
 ),
@@ -39,9 +38,9 @@ totals as (
 costs as (
     select
         county_code,
-        (sum(add_amount::decimal(38, 12)) filter (where indicator = 'qualified_teachers_per100'))::double as qualified_teachers_added,
-        (sum(add_amount::decimal(38, 12)) filter (where indicator = 'backbone_teachers_per100'))::double as backbone_teachers_added,
-        (sum(add_amount::decimal(38, 12)) filter (where indicator = 'pe_arts_teachers_per100'))::double as pe_arts_teachers_added,
+        {%- for r in resources if not r.facility %}
+        (sum(add_amount::decimal(38, 12)) filter (where indicator = '{{ r.indicator }}'))::double as {{ r.added }},
+        {%- endfor %}
         coalesce((sum(cost_yuan::decimal(38, 12)) filter (where cost_kind = 'capital'))::double, 0) as capital_cost_yuan,
         coalesce((sum(cost_yuan::decimal(38, 12)) filter (where cost_kind = 'recurring_per_year'))::double, 0) as recurring_cost_yuan_per_year,
         bool_or(cost_is_assumption) as costs_include_assumptions,
@@ -58,9 +57,7 @@ unplannable as (
     select county_code, count(*) as units_without_values
     from school_units
     where year = getvariable('run_year')
-      and (qualified_teachers is null or backbone_teachers is null or pe_arts_teachers is null
-           or teaching_area_m2 is null or sports_area_m2 is null or equipment_value_yuan is null
-           or multimedia_rooms is null)
+      and ({% for r in resources %}{{ r.column }} is null{{ " or " if not loop.last }}{% endfor %})
     group by county_code
 ),
 
@@ -88,13 +85,9 @@ select
     coalesce(k.cheapest_within, 0) as cheapest_within,
     coalesce(k.units_changed, 0)::int as units_changed,
     coalesce(t.teachers_added, 0) as teachers_added,
-    coalesce(k.qualified_teachers_added, 0) as qualified_teachers_added,
-    coalesce(k.backbone_teachers_added, 0) as backbone_teachers_added,
-    coalesce(k.pe_arts_teachers_added, 0) as pe_arts_teachers_added,
-    coalesce(t.teaching_area_added_m2, 0) as teaching_area_added_m2,
-    coalesce(t.sports_area_added_m2, 0) as sports_area_added_m2,
-    coalesce(t.equipment_added_yuan, 0) as equipment_added_yuan,
-    coalesce(t.multimedia_rooms_added, 0) as multimedia_rooms_added,
+    {%- for r in resources %}
+    coalesce({{ "t" if r.facility else "k" }}.{{ r.added }}, 0) as {{ r.added }},
+    {%- endfor %}
     coalesce(k.capital_cost_yuan, 0) as capital_cost_yuan,
     coalesce(k.recurring_cost_yuan_per_year, 0) as recurring_cost_yuan_per_year,
     coalesce(k.costs_include_assumptions, false) as costs_include_assumptions,

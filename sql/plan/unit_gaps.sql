@@ -18,9 +18,9 @@ with units as (
 
 resources as (
     unpivot (select year, province, province_code, county_code, county_name, school_id, school_name,
-                    level, students, {{ resource_columns | join(", ") }}
+                    level, students, {{ resources | map(attribute="column") | join(", ") }}
              from units)
-    on {{ resource_columns | join(", ") }}
+    on {{ resources | map(attribute="column") | join(", ") }}
     into name resource value amount
 ),
 
