@@ -106,7 +106,8 @@ MODELS: tuple[Model, ...] = (
                         f"select expected.n = got.n, got.n || ' unit values in CVs, ' || expected.n || "
                         f"' in the indicators' from expected, got"),)),
     Model("county_cv",
-          "优质均衡14项差异系数，与 0.50（小学）/0.45（初中）比较。 The 14 CVs of quality balance against their ceilings.",
+          "优质均衡14项差异系数，与本省的差异系数标准比较（全国：小学 0.50、初中 0.45）。"
+          " The 14 CVs of quality balance against their province's ceilings.",
           ("county_variation", "county_completeness", "policy_level_thresholds", "policy_province", "dim_indicators"),
           ("year", "county_code", "level", "indicator"), published=True, expectations=True,
           checks=(Check("cv_undefined_explained", "every null cv carries a reason",
@@ -142,8 +143,9 @@ MODELS: tuple[Model, ...] = (
                         f"(select count(distinct county_code) from county_item_values where year = {Y}) || "
                         f"' counties'"),)),
     Model("unit_gaps",
-          "差距：每个评估单元每项指标距标准（及标准的85%）还差多少（名、平方米、元、间）。"
-          " Per unit and indicator, what must be added to reach the threshold, and 85% of it, in natural units.",
+          "差距：每个评估单元每项指标距标准（及学校达标规则的最低值）还差多少（名、平方米、元、间）。"
+          " Per unit and indicator, what must be added to reach the threshold, and the school rule's floor, in"
+          " natural units.",
           ("school_units", "policy_plan_costs", "policy_level_thresholds", "policy_province"),
           ("year", "school_id", "level", "indicator"), published=True, view=True),
     Model("unit_plan",
