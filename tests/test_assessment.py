@@ -194,6 +194,14 @@ def test_item_names_state_the_numbers_their_province_sets():
                                               "：超规模学校数")
 
 
+@pytest.mark.parametrize("value,words", [(6, "6"), (2000, "2000"), (6000.0, "6000"), (0.15, "0.15"), (0.1 + 0.2, "0.3"),
+                                         (87.5, "87.5"), (1e-7, "0.0000001"), (1e7, "10000000")])
+def test_numbers_in_names_are_written_as_people_write_them(value, words):
+    from junheng.policy import number_words
+
+    assert number_words(value) == words
+
+
 @pytest.mark.parametrize("name,reason", [("不超过{government.school_limits.max_class_senior}人", "which is not a setting"),
                                          ("{government.school_limits.combined_types}", "which is not a number"),
                                          ("不低于{threshold}", "which is not a setting")])

@@ -33,7 +33,7 @@ _SETTING_IN_NAME = re.compile(r"\{([A-Za-z0-9_.]+)(%?)\}")
 def number_words(value: float) -> str:
     """A number as people write it in a rule: 6, 2000, 0.15, 87.5 (no trailing zeros, no exponent)."""
     value = round(float(value), 9)
-    return str(int(value)) if value.is_integer() else f"{value:f}".rstrip("0")
+    return str(int(value)) if value.is_integer() else f"{value:.9f}".rstrip("0")
 
 
 def share_words(share: float) -> str:
