@@ -521,8 +521,8 @@ def test_the_pages_and_the_plan_state_the_rule_and_ceilings_their_province_sets(
     """A province may set its own CV ceilings and school rule (policy: resource.cv_thresholds,
     resource.school_rule). Here 江苏 sets 0.45 / 0.40, at least 5 of the seven and a 90% floor:
     its pages and its plan say so, the other provinces' keep the national 0.50 / 0.45, 6 and 85%,
-    and the index names the province that differs. (The rule's item is renamed with it, as a
-    province's file would: its name is policy text.)"""
+    and the index names the province that differs. The rule's item, R01, takes its name's numbers
+    from the same settings, so the province's file does not rename it."""
     import shutil
 
     from dagster import DagsterInstance
