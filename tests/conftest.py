@@ -8,7 +8,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from junheng import steps, warehouse
+from junheng import steps, validation_process, warehouse
 from junheng.contract import COUNTY_COLUMNS, SCHOOL_COLUMNS
 from junheng.ingest import RAW_META_COLUMNS
 from junheng.policy import InputChecks, Policy
@@ -105,6 +105,16 @@ def build_folder(con: duckdb.DuckDBPyConnection, folder: Path) -> duckdb.DuckDBP
     steps.load_policy(con, Policy.load())
     steps.build(con)
     return con
+
+
+@pytest.fixture(scope="module")
+def kept_validation_worker():
+    """One validation worker for a module's pipeline runs, as ``junheng run`` keeps one for its
+    steps (validation_process.kept): its Great Expectations import, some seconds, is paid once a
+    module instead of once a run. (The command-line tests that start ``junheng`` in a process of
+    its own still start a worker each.)"""
+    with validation_process.kept():
+        yield
 
 
 @pytest.fixture

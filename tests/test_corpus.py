@@ -18,6 +18,7 @@ from junheng.staging import DuplicateFilesError
 
 CORPUS = Path(__file__).parent / "corpus"
 CASES = sorted(p.name for p in CORPUS.iterdir() if (p / "expected.json").exists())
+pytestmark = pytest.mark.usefixtures("kept_validation_worker")   # see conftest
 
 
 def test_corpus_has_at_least_fifty_kinds():

@@ -12,6 +12,7 @@ from dashboards.browser import chromium, column_after_sorting, drawn_figure, tab
 from junheng.contract import INDICATORS
 
 FIGURE = re.compile(r'<script type="application/json" class="figure" data-target="(\w+)">(.*?)</script>', re.S)
+pytestmark = pytest.mark.usefixtures("kept_validation_worker")   # see conftest
 
 
 def figures(page: Path) -> dict[str, dict]:

@@ -6,6 +6,7 @@ import hashlib
 from pathlib import Path
 
 import polars as pl
+import pytest
 from dagster import DagsterInstance, Definitions, build_run_status_sensor_context, build_sensor_context
 
 from conftest import county, county_frame, raw_frame, school
@@ -17,6 +18,7 @@ from junheng.paths import POLICY_DIR, SQL_DIR
 from junheng.resources import JunhengSettings, WarehouseResource
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_graph.txt"
+pytestmark = pytest.mark.usefixtures("kept_validation_worker")   # see conftest
 
 
 def test_every_sql_file_is_one_registered_model():

@@ -10,6 +10,7 @@ from dagster import DagsterInstance
 from junheng.cli import RunFailed, run_pipeline
 from junheng.contract import INDICATOR_CODES, PUBLISHED, REFERENCE
 from junheng.paths import POLICY_DIR, SAMPLE_DIR
+pytestmark = pytest.mark.usefixtures("kept_validation_worker")   # see conftest
 
 
 def run(tmp_path: Path, input_dir: Path, name: str, warehouse: str | None = None):

@@ -17,6 +17,7 @@ from junheng.cli import RunFailed, run_pipeline
 from junheng.paths import POLICY_DIR, PROJECT_ROOT
 
 JUNHENG = str(Path(sys.executable).with_name("junheng"))
+pytestmark = pytest.mark.usefixtures("kept_validation_worker")   # see conftest
 
 
 def inbox(tmp: Path, rows: list[dict], forms: list[dict] | None = None, name: str = "inbox") -> Path:

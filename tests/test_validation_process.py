@@ -93,6 +93,18 @@ def test_junheng_run_keeps_one_worker_for_its_steps(worker):
     assert validation_process._worker is None
 
 
+def test_runs_inside_a_kept_worker_share_it_until_the_outermost_ends():
+    """A caller that starts many runs (the tests' modules) keeps one worker around them all:
+    each run's own ``kept`` leaves it running, and the outermost stops it."""
+    with validation_process.kept():
+        outer = validation_process._submit(os.getpid).report()
+        for _ in range(2):
+            with validation_process.kept(), validation_process.for_step():
+                assert validation_process._submit(os.getpid).report() == outer
+        assert validation_process._worker is not None
+    assert validation_process._worker is None
+
+
 def test_a_table_validated_in_parts_reports_what_the_whole_would(assess, worker, tmp_path):
     """A decade's rows are validated year by year as they are staged (validate_part, one worker
     job per part, from a file it removes): the merged report is the whole table's, each failed

@@ -445,7 +445,7 @@ def reports(context: AssetExecutionContext, warehouse_db: WarehouseResource, set
         # collected last: the Data Docs are built beside the workbook and the dashboards (a
         # national run's worker holds some 400 MB then, less than the run holds at its peak)
         results = docs.report()
-        validation_process.stop()
+        validation_process.release()
         yield MaterializeResult(asset_key="data_docs", metadata={
             "validations": results, "index": MetadataValue.path(str(out / validation.DOCS_DIR / "index.html"))})
 

@@ -8,7 +8,8 @@ worker reads the table's Parquet file itself; the warehouse stays with the step)
 the reports at its end: the checks still decide the step's outcome, and nothing downstream
 starts before them. The Data Docs are built there too, so the step never imports Great
 Expectations itself. Each step has a worker of its own (``for_step``), except in ``junheng run``,
-which keeps one for all its steps (``kept``): the import is paid once.
+which keeps one for all its steps (``kept``): the import is paid once. (``kept`` may be nested:
+the outermost stops the worker, so a caller that starts many runs pays the import once too.)
 
 Without ``start()``, or for a table with no stored file (a warehouse in memory), a validation
 runs in the caller, as it does when the worker has died (a killed worker costs time, not a
@@ -55,7 +56,7 @@ def _worker_init(parent: int) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
-_kept = False   # the worker outlives the steps (see kept)
+_kept = 0   # how many ``kept`` are open: while any is, the worker outlives the steps
 
 
 def start() -> None:
@@ -75,6 +76,13 @@ def stop() -> None:
         _worker = None
 
 
+def release() -> None:
+    """The run has no more work for the worker: stop it, unless a caller beyond the run keeps it
+    (a ``kept`` around ``junheng run``'s own)."""
+    if _kept <= 1:
+        stop()
+
+
 @contextlib.contextmanager
 def for_step() -> Iterator[None]:
     """The worker for one step: started with it, and stopped with it unless it is kept. A step
@@ -92,15 +100,16 @@ def for_step() -> Iterator[None]:
 def kept() -> Iterator[None]:
     """One worker for every step run in this process meanwhile (``junheng run``'s runs: its
     Great Expectations import is paid once), started now, so that the import goes on while
-    the caller imports Dagster and sets up its runs, and stopped at the end."""
+    the caller imports Dagster and sets up its runs, and stopped at the end of the outermost."""
     global _kept
-    _kept = True
+    _kept += 1
     try:
         start()
         yield
     finally:
-        _kept = False
-        stop()
+        _kept -= 1
+        if not _kept:
+            stop()
 
 
 class Pending:
