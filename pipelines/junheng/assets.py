@@ -443,9 +443,9 @@ def reports(context: AssetExecutionContext, warehouse_db: WarehouseResource, set
                                    f"{result['pages']} pages in {result['seconds']:.1f} s", "dashboards")])
     if docs is not None:
         # collected last: the Data Docs are built beside the workbook and the dashboards (a
-        # national run's worker holds some 400 MB then, less than the run holds at its peak)
+        # national run's worker holds some 400 MB then, less than the run holds at its peak);
+        # the worker is stopped by whoever started it (validation_process.kept or for_step)
         results = docs.report()
-        validation_process.release()
         yield MaterializeResult(asset_key="data_docs", metadata={
             "validations": results, "index": MetadataValue.path(str(out / validation.DOCS_DIR / "index.html"))})
 

@@ -76,13 +76,6 @@ def stop() -> None:
         _worker = None
 
 
-def release() -> None:
-    """The run has no more work for the worker: stop it, unless a caller beyond the run keeps it
-    (a ``kept`` around ``junheng run``'s own)."""
-    if _kept <= 1:
-        stop()
-
-
 @contextlib.contextmanager
 def for_step() -> Iterator[None]:
     """The worker for one step: started with it, and stopped with it unless it is kept. A step
